@@ -1,0 +1,1 @@
+"""Built-in architectures, shipped as package data (*.cnn)."""

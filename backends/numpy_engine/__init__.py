@@ -1,0 +1,1 @@
+"""NumPy backend: a float32 inference engine that computes what PyTorch computes."""

@@ -1,0 +1,1 @@
+"""PyTorch backend: lowers the IR to torch.nn.Module source and builds it (torch imported lazily)."""

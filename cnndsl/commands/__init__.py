@@ -1,0 +1,1 @@
+"""Subcommands of the cnndsl command line, one module each."""

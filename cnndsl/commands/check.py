@@ -1,0 +1,45 @@
+"""`cnndsl check FILE...`: report every error in each file, or one line of totals per network."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..diagnostics import render_all
+from ..errors import CnnError, CnnUsageError
+from ..loader import check_all, resolve_source
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("check", help="check files: shapes, parameters, MACs and every error")
+    parser.add_argument("files", nargs="+", metavar="FILE", help=".cnn files or built-in architecture names")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    status = 0
+    for spec in args.files:
+        try:
+            source = resolve_source(spec)
+            models = check_all(source)
+        except CnnUsageError:
+            raise
+        except CnnError as error:
+            sys.stderr.write(render_all(error.diagnostics))
+            status = 1
+            continue
+        if args.quiet:
+            continue
+        if not models:
+            print(f"{source.name}: ok (blocks only, no network)")
+        for model in models:
+            print(
+                f"{source.name}: ok: {model.name} {_dims(model.input_shape)} -> {_dims(model.output_shape)}, "
+                f"{model.params:,} params, {model.macs:,} MACs"
+            )
+    return status
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)

@@ -1,0 +1,34 @@
+"""Options shared by several subcommands: which network, parameter overrides, input shape."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import CnnUsageError
+from ..loader import load, parse_shape, parse_value
+from ..model import Model
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="a .cnn file, or a built-in architecture such as vgg16")
+    parser.add_argument("--network", help="which network of the file (default: the only one, or the file's name)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter"
+    )
+    parser.add_argument("--input", metavar="CxHxW", help="override the input shape, e.g. 3x32x32")
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier() or not value:
+            raise CnnUsageError(f"--set expects NAME=VALUE, found '{pair}'")
+        overrides[name] = parse_value(value)
+    return overrides
+
+
+def load_from_args(args: argparse.Namespace) -> Model:
+    input_shape = parse_shape(args.input) if args.input else None
+    return load(args.file, network=args.network, input=input_shape, **parse_overrides(args.set))

@@ -1,0 +1,511 @@
+"""Elaboration: a network's syntax tree -> the networkx IR, one node per op.
+
+Blocks are expanded, repetitions unrolled and arguments evaluated to exact integers. Each
+node's output shape is inferred as soon as the node exists (passes.infer_node), because the
+language needs it during elaboration: a residual uses its shortcut projection only when the
+branch changes the shape.
+
+Node attributes: op, attrs, inputs (ordered node ids), shape, span, chain, scope.
+Node insertion order is a topological (execution) order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import networkx as nx
+
+from . import ops
+from . import syntax_tree as st
+from .errors import (
+    CallFrame,
+    CnnArgumentError,
+    CnnError,
+    CnnNameError,
+    CnnShapeError,
+    Diagnostic,
+    DiagnosticSink,
+)
+from .expressions import describe_value, did_you_mean, evaluate
+from .passes import infer_node
+from .program import Program
+from .source import Span
+
+MAX_OPS = 1_000_000  # a bound on unrolling, so a typo like `repeat 10000000000` cannot hang
+
+
+@dataclass
+class _Scope:
+    """A level of hierarchical names (`layer3.bottleneck2`), numbering ops per kind."""
+
+    path: tuple[str, ...]
+    counters: dict[str, int] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def fresh(self, base: str) -> str:
+        while True:
+            self.counters[base] = self.counters.get(base, 0) + 1
+            name = f"{base}{self.counters[base]}"
+            if name not in self.used:
+                self.used.add(name)
+                return name
+
+    def claim(self, label: str, span: Span) -> str:
+        if label in self.used:
+            raise CnnNameError(f"the name '{label}' is already used in this scope", span)
+        self.used.add(label)
+        return label
+
+    def name(self, label: str | None, base: str, span: Span) -> str:
+        return self.claim(label, span) if label else self.fresh(base)
+
+    def child(self, name: str) -> _Scope:
+        return _Scope((*self.path, name))
+
+    def qualified(self, name: str) -> str:
+        return ".".join((*self.path, name))
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What a statement is elaborated in: the bound names and the block calls that led here."""
+
+    env: Mapping[str, Any]
+    chain: tuple[CallFrame, ...] = ()
+    active: tuple[str, ...] = ()
+
+
+Value = str | None  # the node id carrying the current tensor; None once an error made it unknown
+
+
+class _Elaborator:
+    def __init__(self, program: Program):
+        self.program = program
+        self.graph = nx.DiGraph()
+        self.sink = DiagnosticSink()
+
+    # ----- errors ---------------------------------------------------------------------------
+    def report(self, error: CnnError, frame: _Frame) -> None:
+        chained = [replace(d, chain=d.chain or frame.chain) for d in error.diagnostics]
+        self.sink.add(CnnError(chained))
+
+    def evaluate(self, expr: st.Expr, frame: _Frame) -> Any:
+        return evaluate(expr, frame.env)
+
+    # ----- nodes ----------------------------------------------------------------------------
+    def add_node(
+        self,
+        op: ops.OpDef,
+        attrs: dict[str, Any],
+        inputs: list[str],
+        node_id: str,
+        scope: _Scope,
+        span: Span,
+        frame: _Frame,
+        argument_spans: Mapping[str, Span] | None = None,
+    ) -> str:
+        if self.graph.number_of_nodes() >= MAX_OPS:
+            raise CnnShapeError(f"the network has more than {MAX_OPS:,} ops; refusing to unroll further", span)
+        self.graph.add_node(
+            node_id, op=op.kind, attrs=attrs, inputs=list(inputs), span=span, chain=frame.chain, scope=scope.path
+        )
+        for index, source in enumerate(inputs):
+            self.graph.add_edge(source, node_id, index=index)
+        try:
+            infer_node(self.graph, node_id)
+        except ops.ShapeProblem as problem:
+            self.graph.remove_node(node_id)
+            where = (argument_spans or {}).get(problem.argument or "", span)
+            raise CnnShapeError(str(problem), where) from None
+        return node_id
+
+    # ----- statements -----------------------------------------------------------------------
+    def body(self, statements: tuple[st.Statement, ...], x: Value, scope: _Scope, frame: _Frame) -> Value:
+        for statement in statements:
+            try:
+                x = self.statement(statement, x, scope, frame)
+            except CnnError as error:
+                self.report(error, frame)
+                x = None
+        return x
+
+    def statement(self, statement: st.Statement, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        if isinstance(statement, st.Layer):
+            return self.layer_or_bare_call(statement, x, scope, frame)
+        if isinstance(statement, st.Call):
+            return self.call(statement, x, scope, frame)
+        if isinstance(statement, st.Repeat):
+            return self.repeat(statement, x, scope, frame)
+        if isinstance(statement, st.Residual):
+            return self.residual(statement, x, scope, frame)
+        if isinstance(statement, st.Concat):
+            return self.concat(statement, x, scope, frame)
+        raise TypeError(f"unknown statement {statement!r}")
+
+    def layer_or_bare_call(self, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        op = ops.lookup(layer.kind)
+        if op is not None and not op.structural and op.kind != "input":
+            return self.layer(op, layer, x, scope, frame)
+        if layer.kind == "input":
+            raise CnnNameError("`input` must be the first statement of a network", layer.kind_span)
+        definition = self.program.definitions.get(layer.kind)
+        if definition is not None and definition.kind == "block":
+            if layer.arguments:
+                raise CnnArgumentError(
+                    f"'{layer.kind}' is a block: write its arguments in parentheses, {layer.kind}(...)",
+                    layer.arguments[0].span,
+                )
+            call = st.Call(layer.kind, (), layer.span, layer.kind_span, None, layer.label)
+            return self.call(call, x, scope, frame)
+        raise CnnNameError(self._unknown(layer.kind, "layer or block"), layer.kind_span)
+
+    def _unknown(self, name: str, what: str) -> str:
+        known = [*ops.LAYER_KINDS, *(d.name for d in self.program.blocks)]
+        return f"unknown {what} '{name}'{did_you_mean(name, known)}"
+
+    def bind_layer_arguments(
+        self, op: ops.OpDef, layer: st.Layer, frame: _Frame
+    ) -> tuple[dict[str, Any], dict[str, Span]]:
+        values: dict[str, Any] = {}
+        spans: dict[str, Span] = {}
+        positional = op.positional
+        problems: list[CnnError] = []
+        for index, argument in enumerate(layer.arguments):
+            if argument.keyword is None:
+                if index >= len(positional) or any(a.keyword for a in layer.arguments[:index]):
+                    if any(a.keyword for a in layer.arguments[:index]):
+                        message = "a positional argument cannot follow a keyword argument"
+                    else:
+                        names = ", ".join(a.name for a in positional) or "no positional arguments"
+                        message = (
+                            f"{op.kind} takes {len(positional)} positional argument"
+                            f"{'' if len(positional) == 1 else 's'} ({names}), but {index + 1} were given"
+                        )
+                    problems.append(CnnArgumentError(message, argument.span))
+                    continue
+                spec = positional[index]
+            else:
+                spec = op.arg(argument.keyword)
+                if spec is None:
+                    hint = did_you_mean(argument.keyword, [a.name for a in op.args])
+                    problems.append(
+                        CnnArgumentError(
+                            f"{op.kind} has no argument '{argument.keyword}'{hint}",
+                            argument.keyword_span or argument.span,
+                        )
+                    )
+                    continue
+            if spec.name in values:
+                problems.append(CnnArgumentError(f"argument '{spec.name}' is given twice", argument.span))
+                continue
+            try:
+                raw = self.evaluate(argument.value, frame)
+                values[spec.name] = spec.convert(raw)
+            except ops.ArgumentProblem as problem:
+                problems.append(CnnArgumentError(f"{op.kind} {spec.name}: {problem}", argument.value.span))
+                continue
+            except CnnError as error:
+                problems.append(error)
+                continue
+            spans[spec.name] = argument.value.span
+        missing = [spec.name for spec in op.args if spec.name not in values and spec.default is ops.REQUIRED]
+        if missing and not problems:
+            usage = " ".join(a.name for a in positional)
+            problems.append(
+                CnnArgumentError(
+                    f"{op.kind} needs {' and '.join(missing)} (usage: {op.kind} {usage}; e.g. `{op.example}`)",
+                    layer.span,
+                )
+            )
+        for spec in op.args:
+            values.setdefault(spec.name, spec.default)
+        if problems:
+            raise CnnError([d for p in problems for d in p.diagnostics])
+        return values, spans
+
+    def layer(self, op: ops.OpDef, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        attrs, spans = self.bind_layer_arguments(op, layer, frame)
+        name = scope.name(layer.label, op.kind, layer.span)
+        if x is None:
+            return None
+        return self.add_node(op, attrs, [x], scope.qualified(name), scope, layer.span, frame, spans)
+
+    def call(self, call: st.Call, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        definition = self.program.definitions.get(call.block)
+        if definition is None or definition.kind != "block":
+            if ops.lookup(call.block) is not None:
+                raise CnnNameError(
+                    f"'{call.block}' is a layer: write its arguments after a space, without parentheses",
+                    call.name_span,
+                )
+            if definition is not None:
+                raise CnnNameError(f"'{call.block}' is a network, not a block", call.name_span)
+            raise CnnNameError(self._unknown(call.block, "block"), call.name_span)
+        if call.block in frame.active:
+            cycle = " -> ".join((*frame.active[frame.active.index(call.block) :], call.block))
+            raise CnnNameError(f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse", call.name_span)
+        env, signature = self.bind_block_arguments(definition, call, frame)
+        times = 1
+        if call.times is not None:
+            times = self.repetitions(call.times, frame)
+        inner_frame = _Frame(env, (CallFrame(signature, call.span), *frame.chain), (*frame.active, call.block))
+        outer = scope.child(scope.claim(call.label, call.span)) if call.label and call.times is not None else scope
+        for _ in range(times):
+            label = call.label if call.times is None else None
+            block_scope = outer.child(outer.name(label, call.block, call.span))
+            x = self.body(definition.body, x, block_scope, inner_frame)
+        return x
+
+    def bind_block_arguments(
+        self, definition: st.Definition, call: st.Call, frame: _Frame
+    ) -> tuple[dict[str, Any], str]:
+        parameters = {p.name: p for p in definition.parameters}
+        order = [p.name for p in definition.parameters]
+        given: dict[str, Any] = {}
+        problems: list[CnnError] = []
+        shown: list[str] = []
+        for index, argument in enumerate(call.arguments):
+            if argument.keyword is None:
+                if any(a.keyword for a in call.arguments[:index]):
+                    problems.append(
+                        CnnArgumentError("a positional argument cannot follow a keyword argument", argument.span)
+                    )
+                    continue
+                if index >= len(order):
+                    problems.append(
+                        CnnArgumentError(
+                            f"block {definition.name}({', '.join(order)}) takes {len(order)} argument"
+                            f"{'' if len(order) == 1 else 's'}, but {index + 1} were given",
+                            argument.span,
+                        )
+                    )
+                    continue
+                name = order[index]
+            else:
+                name = argument.keyword
+                if name not in parameters:
+                    problems.append(
+                        CnnArgumentError(
+                            f"block '{definition.name}' has no parameter '{name}'{did_you_mean(name, order)}",
+                            argument.keyword_span or argument.span,
+                        )
+                    )
+                    continue
+            if name in given:
+                problems.append(CnnArgumentError(f"argument '{name}' is given twice", argument.span))
+                continue
+            try:
+                given[name] = self.evaluate(argument.value, frame)
+            except CnnError as error:
+                problems.append(error)
+                continue
+            value_text = describe_value(given[name])
+            shown.append(value_text if argument.keyword is None else f"{name}={value_text}")
+        env: dict[str, Any] = {}
+        for parameter in definition.parameters:
+            if parameter.name in given:
+                env[parameter.name] = given[parameter.name]
+            elif parameter.default is not None:
+                try:
+                    env[parameter.name] = evaluate(parameter.default, env)
+                except CnnError as error:
+                    problems.append(error)
+            elif not problems:
+                problems.append(
+                    CnnArgumentError(
+                        f"missing argument '{parameter.name}' in call to block "
+                        f"{definition.name}({_parameter_list(definition)})",
+                        call.span,
+                    )
+                )
+        if problems:
+            raise CnnError([d for p in problems for d in p.diagnostics])
+        return env, f"{definition.name}({', '.join(shown)})"
+
+    def repetitions(self, expr: st.Expr, frame: _Frame) -> int:
+        times = self.evaluate(expr, frame)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 0:
+            raise CnnArgumentError(f"a repetition count must be an integer >= 0, found {describe_value(times)}", expr.span)
+        if times > MAX_OPS:
+            raise CnnArgumentError(f"{times:,} repetitions would unroll more than {MAX_OPS:,} ops", expr.span)
+        return times
+
+    def repeat(self, repeat: st.Repeat, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        times = self.repetitions(repeat.times, frame)
+        target = scope.child(scope.claim(repeat.label, repeat.span)) if repeat.label else scope
+        for _ in range(times):
+            x = self.body(repeat.body, x, target, frame)
+        return x
+
+    def residual(self, residual: st.Residual, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        target = scope.child(scope.claim(residual.label, residual.span)) if residual.label else scope
+        main = self.body(residual.body, x, target, frame)
+        if main is None or x is None:
+            return None
+        shape_in, shape_out = self.graph.nodes[x]["shape"], self.graph.nodes[main]["shape"]
+        other = x
+        if shape_out != shape_in:
+            if residual.shortcut is None:
+                raise CnnShapeError(
+                    f"the residual branch changes the shape from {_dims(shape_in)} to {_dims(shape_out)}, so the "
+                    "identity shortcut cannot be added; add a `shortcut { ... }` projection",
+                    residual.span,
+                )
+            shortcut_scope = target.child(target.fresh("shortcut"))
+            other = self.body(residual.shortcut, x, shortcut_scope, frame)
+            if other is None:
+                return None
+            shortcut_shape = self.graph.nodes[other]["shape"]
+            if shortcut_shape != shape_out:
+                raise CnnShapeError(
+                    f"the residual branch gives {_dims(shape_out)} but the shortcut gives {_dims(shortcut_shape)}",
+                    residual.span,
+                )
+        node_id = target.qualified(target.fresh("add"))
+        return self.add_node(ops.OPS["add"], {}, [main, other], node_id, target, residual.span, frame)
+
+    def concat(self, concat: st.Concat, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        target = scope.child(scope.claim(concat.label, concat.span)) if concat.label else scope
+        if not concat.branches:
+            raise CnnArgumentError("concat needs at least one branch", concat.span)
+        outputs = [
+            self.body(branch.body, x, target.child(target.fresh("branch")), frame) for branch in concat.branches
+        ]
+        if x is None or any(output is None for output in outputs):
+            return None
+        shapes = [self.graph.nodes[o]["shape"] for o in outputs]
+        if any(len(s) != len(shapes[0]) or s[1:] != shapes[0][1:] for s in shapes):
+            listed = ", ".join(f"branch {i + 1}: {_dims(s)}" for i, s in enumerate(shapes))
+            raise CnnShapeError(f"concat needs the same height and width in every branch; {listed}", concat.span)
+        node_id = target.qualified(target.fresh("concat"))
+        return self.add_node(ops.OPS["concat"], {}, outputs, node_id, target, concat.span, frame)
+
+    # ----- networks -------------------------------------------------------------------------
+    def network(
+        self, network: st.Definition, overrides: Mapping[str, Any], input_shape: tuple[int, ...] | None
+    ) -> nx.DiGraph:
+        env = self.bind_network_parameters(network, overrides)
+        frame = _Frame(env)
+        scope = _Scope(())
+        body = network.body
+        first = body[0] if body else None
+        if not (isinstance(first, st.Layer) and first.kind == "input"):
+            where = first.span if first is not None else network.name_span
+            self.sink.add(
+                CnnNameError(f"network '{network.name}' must start with `input CxHxW` (e.g. `input 3x224x224`)", where)
+            )
+            return self.graph
+        x: Value = None
+        try:
+            op = ops.OPS["input"]
+            attrs, spans = self.bind_layer_arguments(op, first, frame)
+            if input_shape is not None:
+                attrs["shape"] = ops.image_shape(input_shape)
+            node_id = scope.claim(first.label or "input", first.span)
+            x = self.add_node(op, attrs, [], node_id, scope, first.span, frame, spans)
+        except CnnError as error:
+            self.report(error, frame)
+        except ops.ArgumentProblem as problem:
+            self.sink.add(CnnArgumentError(f"--input: {problem}", first.span))
+        output = self.body(body[1:], x, scope, frame)
+        self.graph.graph.update(
+            network=network.name,
+            parameters=dict(env),
+            inputs=[x] if x else [],
+            outputs=[output] if output else [],
+            source=self.program.source.name,
+        )
+        return self.graph
+
+    def bind_network_parameters(self, network: st.Definition, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        names = [p.name for p in network.parameters]
+        for name in overrides:
+            if name not in names:
+                raise CnnArgumentError(
+                    f"network '{network.name}' has no parameter '{name}'{did_you_mean(name, names)}"
+                    + (f"; its parameters are {', '.join(names)}" if names else "; it takes no parameters"),
+                    network.name_span,
+                )
+        env: dict[str, Any] = {}
+        for parameter in network.parameters:
+            if parameter.name in overrides:
+                env[parameter.name] = overrides[parameter.name]
+            elif parameter.default is not None:
+                try:
+                    env[parameter.name] = evaluate(parameter.default, env)
+                except CnnError as error:
+                    self.sink.add(error)
+            else:
+                self.sink.add(
+                    CnnArgumentError(
+                        f"network parameter '{parameter.name}' has no default; set it (--set {parameter.name}=...)",
+                        parameter.span,
+                    )
+                )
+        return env
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _parameter_list(definition: st.Definition) -> str:
+    return ", ".join(p.name if p.default is None else f"{p.name}=..." for p in definition.parameters)
+
+
+def build_graph(
+    program: Program,
+    network: st.Definition,
+    overrides: Mapping[str, Any] | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> nx.DiGraph:
+    """Elaborate `network` into the IR; raise one CnnError listing every independent problem."""
+    elaborator = _Elaborator(program)
+    try:
+        graph = elaborator.network(network, overrides or {}, input_shape)
+    except CnnError as error:
+        elaborator.sink.add(error)
+        graph = elaborator.graph
+    elaborator.sink.raise_if_any()
+    return graph
+
+
+def check_blocks(program: Program) -> list[Diagnostic]:
+    """Problems visible in blocks without calling them: unknown layer and block names."""
+    elaborator = _Elaborator(program)
+    for definition in program.definitions.values():
+        _check_names(elaborator, definition.body)
+    return elaborator.sink.diagnostics
+
+
+def _check_names(elaborator: _Elaborator, statements: tuple[st.Statement, ...]) -> None:
+    for statement in statements:
+        try:
+            if isinstance(statement, st.Layer):
+                known = ops.lookup(statement.kind) is not None or statement.kind in elaborator.program.definitions
+                if not known:
+                    raise CnnNameError(elaborator._unknown(statement.kind, "layer or block"), statement.kind_span)
+            elif isinstance(statement, st.Call):
+                if statement.block not in elaborator.program.definitions:
+                    if ops.lookup(statement.block) is not None:
+                        raise CnnNameError(
+                            f"'{statement.block}' is a layer: write its arguments after a space, without parentheses",
+                            statement.name_span,
+                        )
+                    raise CnnNameError(elaborator._unknown(statement.block, "block"), statement.name_span)
+        except CnnError as error:
+            elaborator.sink.add(error)
+        for inner in _children(statement):
+            _check_names(elaborator, inner)
+
+
+def _children(statement: st.Statement) -> list[tuple[st.Statement, ...]]:
+    if isinstance(statement, st.Repeat):
+        return [statement.body]
+    if isinstance(statement, st.Residual):
+        return [statement.body] + ([statement.shortcut] if statement.shortcut else [])
+    if isinstance(statement, st.Concat):
+        return [branch.body for branch in statement.branches]
+    return []

@@ -1,0 +1,109 @@
+"""Showing a Summary: an aligned table like torchinfo's, stable JSON, and Markdown."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .summary import Summary
+
+
+def dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def human_bytes(count: int) -> str:
+    return f"{count / 2**20:,.2f} MiB"
+
+
+def human_count(count: int) -> str:
+    for unit, scale in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if count >= scale:
+            return f"{count / scale:.2f}{unit}"
+    return str(count)
+
+
+def _totals(summary: Summary) -> list[tuple[str, str]]:
+    return [
+        ("Total params", f"{summary.params:,}"),
+        ("Trainable params", f"{summary.trainable_params:,}"),
+        ("Non-trainable params", f"{summary.params - summary.trainable_params:,}"),
+        ("Buffers", f"{summary.buffers:,}"),
+        ("MACs", f"{summary.macs:,} ({human_count(summary.macs)}; FLOPs = 2 x MACs)"),
+        ("Params + buffers size (float32)", human_bytes(summary.param_bytes)),
+        ("Activations, one image (float32)", human_bytes(summary.activation_bytes)),
+    ]
+
+
+def render_table(summary: Summary) -> str:
+    header = ("Layer", "Op", "Output shape", "Params", "MACs")
+    body = [(r.name, r.op, dims(r.output_shape), f"{r.params:,}", f"{r.macs:,}") for r in summary.rows]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    numeric = {3, 4}
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    rule_width = len(line(header))
+    out = [
+        f"{summary.network} ({summary.source}): input {dims(summary.input_shape)} -> output {dims(summary.output_shape)}",
+        "=" * rule_width,
+        line(header).rstrip(),
+        "-" * rule_width,
+        *(line(cells).rstrip() for cells in body),
+        "=" * rule_width,
+    ]
+    label_width = max(len(label) for label, _ in _totals(summary))
+    out.extend(f"{label.ljust(label_width)}  {value}" for label, value in _totals(summary))
+    out.extend(f"note: {note}" for note in summary.notes)
+    return "\n".join(out) + "\n"
+
+
+def to_dict(summary: Summary) -> dict:
+    return {
+        "network": summary.network,
+        "input_shape": list(summary.input_shape),
+        "output_shape": list(summary.output_shape),
+        "params": summary.params,
+        "trainable_params": summary.trainable_params,
+        "buffers": summary.buffers,
+        "macs": summary.macs,
+        "layers": [
+            {
+                "name": r.name,
+                "op": r.op,
+                "output_shape": list(r.output_shape),
+                "params": r.params,
+                "buffers": r.buffers,
+                "macs": r.macs,
+            }
+            for r in summary.rows
+        ],
+        "notes": list(summary.notes),
+    }
+
+
+def render_json(summary: Summary) -> str:
+    text = json.dumps(to_dict(summary), indent=2)
+    # Shapes read better on one line: [3, 224, 224] rather than one number per line.
+    text = re.sub(r"\[\s+([-\d]+(?:,\s+[-\d]+)*)\s+\]", lambda m: "[" + ", ".join(m[1].split(",\n")).replace(" ", "").replace(",", ", ") + "]", text)
+    return text + "\n"
+
+
+def render_markdown(summary: Summary) -> str:
+    out = [
+        f"### {summary.network}",
+        "",
+        f"Input {dims(summary.input_shape)}, output {dims(summary.output_shape)}.",
+        "",
+        "| Layer | Op | Output shape | Params | MACs |",
+        "|---|---|---|---:|---:|",
+        *(f"| `{r.name}` | {r.op} | {dims(r.output_shape)} | {r.params:,} | {r.macs:,} |" for r in summary.rows),
+        "",
+        *(f"- **{label}**: {value}" for label, value in _totals(summary)),
+        *(f"- note: {note}" for note in summary.notes),
+    ]
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"table": render_table, "json": render_json, "markdown": render_markdown}

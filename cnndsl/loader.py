@@ -1,0 +1,119 @@
+"""Finding a .cnn file (a path or a built-in architecture name) and turning it into Models."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .elaborate import build_graph, check_blocks
+from .errors import CnnError, CnnUsageError, DiagnosticSink
+from .expressions import Symbol, did_you_mean
+from .model import Model
+from .passes import run_passes
+from .program import Program, load_program
+from .source import SourceFile
+
+
+def builtin_architectures() -> list[str]:
+    folder = resources.files("cnndsl.architectures")
+    return sorted(entry.name[:-4] for entry in folder.iterdir() if entry.name.endswith(".cnn"))
+
+
+def builtin_path(name: str) -> Path:
+    return Path(str(resources.files("cnndsl.architectures").joinpath(f"{name}.cnn")))
+
+
+def resolve_source(spec: str | Path) -> SourceFile:
+    """A path to a .cnn file, or a built-in architecture (`vgg16` or `vgg16.cnn`)."""
+    path = Path(spec)
+    if path.is_file():
+        try:
+            return SourceFile.read(path, str(spec))
+        except (OSError, UnicodeDecodeError) as error:
+            raise CnnUsageError(f"cannot read {spec}: {error}") from None
+    stem = path.name[:-4] if path.name.endswith(".cnn") else path.name
+    if path.parent == Path(".") and stem in builtin_architectures():
+        return SourceFile.read(builtin_path(stem), f"{stem}.cnn")
+    if path.exists():
+        raise CnnUsageError(f"{spec} is not a file")
+    hint = did_you_mean(stem, builtin_architectures())
+    raise CnnUsageError(f"no such file or built-in architecture: {spec}{hint}")
+
+
+def parse_value(text: str) -> Any:
+    """A --set value: an integer, a number, sizes like 3x32x32, or a bare word."""
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"\d+(x\d+)+", text):
+        return tuple(int(part) for part in text.split("x"))
+    try:
+        return float(text)
+    except ValueError:
+        return Symbol(text)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    if not re.fullmatch(r"\d+(x\d+)*", text):
+        raise CnnUsageError(f"--input expects a shape such as 3x224x224, found '{text}'")
+    return tuple(int(part) for part in text.split("x"))
+
+
+def select_network(program: Program, name: str | None) -> Any:
+    networks = program.networks
+    names = [n.name for n in networks]
+    if name is not None:
+        for network in networks:
+            if network.name == name:
+                return network
+        listing = ", ".join(names) if names else "none"
+        raise CnnUsageError(
+            f"{program.source.name} has no network '{name}'{did_you_mean(name, names)}; networks: {listing}"
+        )
+    if len(networks) == 1:
+        return networks[0]
+    if not networks:
+        raise CnnUsageError(f"{program.source.name} defines no network (only blocks)")
+    stem = Path(program.source.name).stem
+    for network in networks:
+        if network.name == stem:
+            return network
+    raise CnnUsageError(f"{program.source.name} defines several networks ({', '.join(names)}); choose one with --network")
+
+
+def load(
+    source: str | Path | SourceFile,
+    network: str | None = None,
+    input: tuple[int, ...] | str | None = None,  # noqa: A002 - the language's word
+    **params: Any,
+) -> Model:
+    """Check a network and return its Model; keyword arguments override network parameters."""
+    source_file = source if isinstance(source, SourceFile) else resolve_source(source)
+    program = load_program(source_file)
+    chosen = select_network(program, network)
+    input_shape = parse_shape(input) if isinstance(input, str) else input
+    graph = build_graph(program, chosen, params, input_shape)
+    return Model(run_passes(graph), program)
+
+
+def loads(text: str, name: str = "<string>", **options: Any) -> Model:
+    """`load` for source text held in a string."""
+    return load(SourceFile(name, text), **options)
+
+
+def check_all(source: SourceFile, overrides: dict[str, Any] | None = None, input_shape=None) -> list[Model]:
+    """Check every network and block of a file, reporting all independent errors at once."""
+    program = load_program(source)
+    sink = DiagnosticSink()
+    for diagnostic in check_blocks(program):
+        sink.diagnostics.append(diagnostic)
+    models = []
+    for network in program.networks:
+        try:
+            graph = build_graph(program, network, overrides, input_shape)
+            models.append(Model(run_passes(graph), program))
+        except CnnError as error:
+            sink.add(error)
+    sink.raise_if_any()
+    return models

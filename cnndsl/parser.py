@@ -1,0 +1,286 @@
+"""Text to AST: the Lark parser (built once, lazily) and the transformer into syntax_tree."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Iterator
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.lexer import PatternStr
+
+from . import syntax_tree as st
+from .errors import CnnError, CnnSyntaxError, Diagnostic
+from .source import SourceFile, Span
+
+# Words for the grammar's terminals, so Lark's names (RPAR, $END) never reach a user.
+TERMINAL_WORDS = {
+    "NAME": "a name",
+    "CALL_NAME": "a block call",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "DIMS": "sizes such as 3x3",
+    "STRING": 'a quoted path such as "blocks.cnn"',
+    "_NL": "a new line",
+    "$END": "the end of the file",
+}
+EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "MINUS"}
+# Operators could continue almost any expression; listing them buries the useful expectations.
+OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0"}
+MAX_SYNTAX_ERRORS = 20
+
+
+class _BracketNewlines:
+    """Postlexer: a newline inside () or [] continues the statement instead of ending it."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        for token in stream:
+            if token.type in ("LPAR", "LSQB"):
+                depth += 1
+            elif token.type in ("RPAR", "RSQB"):
+                depth = max(depth - 1, 0)
+            elif token.type == "_NL" and depth:
+                continue
+            yield token
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return Lark.open_from_package(
+        "cnndsl.grammars",
+        "cnn.lark",
+        parser="lalr",
+        propagate_positions=True,
+        postlex=_BracketNewlines(),
+        maybe_placeholders=False,
+        cache=True,
+    )
+
+
+def _describe_terminal(parser: Lark, name: str) -> str:
+    if name in TERMINAL_WORDS:
+        return TERMINAL_WORDS[name]
+    try:
+        pattern = parser.get_terminal(name).pattern
+    except KeyError:
+        return name.lower()
+    if isinstance(pattern, PatternStr):
+        return f"'{pattern.value}'"
+    return name.lower()
+
+
+def _describe_expected(parser: Lark, expected: set[str]) -> str:
+    words: list[str] = []
+    if expected - OPERATORS - EXPRESSION_STARTS:
+        expected = {name for name in expected if name not in OPERATORS or name in EXPRESSION_STARTS}
+    if EXPRESSION_STARTS & expected and len(EXPRESSION_STARTS & expected) >= 4:
+        words.append("an expression")
+        expected = expected - EXPRESSION_STARTS
+    words.extend(sorted({_describe_terminal(parser, name) for name in expected}))
+    if len(words) > 1:
+        return ", ".join(words[:-1]) + " or " + words[-1]
+    return words[0] if words else "nothing more"
+
+
+def _describe_found(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    if token.type == "_NL":
+        return "the end of the line"
+    return f"'{token.value}'"
+
+
+def _syntax_diagnostic(parser: Lark, source: SourceFile, error: UnexpectedInput) -> Diagnostic:
+    if isinstance(error, UnexpectedCharacters):
+        char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
+        span = Span(source, error.pos_in_stream, error.pos_in_stream + 1)
+        return Diagnostic(f"unexpected character {char!r}", span)
+    if isinstance(error, UnexpectedToken):
+        token = error.token
+        start = token.start_pos if token.start_pos is not None else len(source.text)
+        end = max(start + 1, token.end_pos or start)
+        if token.type == "_NL":
+            end = start + 1
+        expected = _describe_expected(parser, set(error.accepts or error.expected))
+        message = f"expected {expected}, found {_describe_found(token)}"
+        return Diagnostic(message, Span(source, start, min(end, max(len(source.text), start + 1))))
+    if isinstance(error, UnexpectedEOF):
+        position = len(source.text)
+        expected = _describe_expected(parser, set(error.expected))
+        return Diagnostic(f"expected {expected}, found the end of the file", Span(source, position, position))
+    return Diagnostic(str(error), Span(source, 0, 0))
+
+
+def _span(source: SourceFile, meta_or_token: Any) -> Span:
+    if isinstance(meta_or_token, Token):
+        return Span(source, meta_or_token.start_pos, meta_or_token.end_pos)
+    if getattr(meta_or_token, "empty", False):
+        return Span(source, 0, 0)
+    return Span(source, meta_or_token.start_pos, meta_or_token.end_pos)
+
+
+@v_args(meta=True)
+class _ToSyntaxTree(Transformer):
+    """Lark tree -> syntax_tree dataclasses, keeping every span."""
+
+    def __init__(self, source: SourceFile):
+        super().__init__()
+        self.source = source
+
+    def _s(self, meta: Any) -> Span:
+        return _span(self.source, meta)
+
+    # expressions
+    def integer(self, meta, children):
+        return st.Number(int(children[0]), self._s(meta))
+
+    def real(self, meta, children):
+        return st.Number(float(children[0]), self._s(meta))
+
+    def dims(self, meta, children):
+        return st.Dims(tuple(int(part) for part in children[0].split("x")), self._s(meta))
+
+    def name(self, meta, children):
+        return st.Name(str(children[0]), self._s(meta))
+
+    def string(self, meta, children):
+        return st.String(str(children[0])[1:-1], self._s(meta))
+
+    def _binary(operator):  # noqa: N805 - a factory used in the class body
+        def method(self, meta, children):
+            return st.BinaryOp(operator, children[0], children[1], self._s(meta))
+
+        return method
+
+    add = _binary("+")
+    subtract = _binary("-")
+    multiply = _binary("*")
+    floordiv = _binary("//")
+    divide = _binary("/")
+    modulo = _binary("%")
+
+    def negate(self, meta, children):
+        return st.Negate(children[0], self._s(meta))
+
+    def tuple(self, meta, children):
+        return st.TupleExpr(tuple(children), self._s(meta))
+
+    def list(self, meta, children):
+        return st.ListExpr(tuple(children), self._s(meta))
+
+    # arguments and statements
+    def keyword(self, meta, children):
+        name, value = children
+        return st.Argument(value, self._s(meta), str(name), _span(self.source, name))
+
+    def _arguments(self, items) -> tuple[st.Argument, ...]:
+        return tuple(
+            item if isinstance(item, st.Argument) else st.Argument(item, item.span) for item in items
+        )
+
+    def layer(self, meta, children):
+        kind = children[0]
+        return st.Layer(str(kind), self._arguments(children[1:]), self._s(meta), _span(self.source, kind))
+
+    def call_arguments(self, meta, children):
+        return self._arguments(children)
+
+    def repetitions(self, meta, children):
+        return ("repetitions", children[0])
+
+    def call(self, meta, children):
+        name, arguments, *rest = children
+        times = rest[0][1] if rest else None
+        return st.Call(str(name), arguments, self._s(meta), _span(self.source, name), times)
+
+    def repeat(self, meta, children):
+        times, body = children
+        return st.Repeat(times, body, self._s(meta))
+
+    def residual(self, meta, children):
+        shortcut = children[1] if len(children) > 1 else None
+        return st.Residual(children[0], shortcut, self._s(meta))
+
+    def branch(self, meta, children):
+        return st.Branch(children[0], self._s(meta))
+
+    def concat(self, meta, children):
+        return st.Concat(tuple(children), self._s(meta))
+
+    def labelled(self, meta, children):
+        label, statement = children
+        return _with_label(statement, str(label))
+
+    def body(self, meta, children):
+        return tuple(children)
+
+    # definitions
+    def param(self, meta, children):
+        default = children[1] if len(children) > 1 else None
+        return st.Parameter(str(children[0]), default, self._s(meta))
+
+    def param_list(self, meta, children):
+        return tuple(children)
+
+    def _definition(self, kind: str, meta, children):
+        name = children[0]
+        parameters = children[1] if len(children) == 3 else ()
+        body = children[-1]
+        return st.Definition(kind, str(name), parameters, body, self._s(meta), _span(self.source, name))
+
+    def network(self, meta, children):
+        return self._definition("network", meta, children)
+
+    def block(self, meta, children):
+        return self._definition("block", meta, children)
+
+    def import_stmt(self, meta, children):
+        return st.Import(str(children[0])[1:-1], self._s(meta))
+
+    def start(self, meta, children):
+        imports = tuple(c for c in children if isinstance(c, st.Import))
+        definitions = tuple(c for c in children if isinstance(c, st.Definition))
+        return st.Module(imports, definitions, Span(self.source, 0, len(self.source.text)))
+
+
+def _with_label(statement: st.Statement, label: str) -> st.Statement:
+    from dataclasses import replace
+
+    return replace(statement, label=label)
+
+
+def parse(source: SourceFile) -> st.Module:
+    """Parse one file into its syntax tree, or raise CnnSyntaxError listing what was wrong."""
+    parser = _lark()
+    diagnostics: list[Diagnostic] = []
+    reported_lines: set[int] = set()
+
+    def recover(error: UnexpectedInput) -> bool:
+        # Report one error per line and resume at the next token: independent mistakes on
+        # later lines are reported together instead of one per run.
+        diagnostic = _syntax_diagnostic(parser, source, error)
+        line = diagnostic.span.line if diagnostic.span else 0
+        at_end = getattr(error, "token", None) is not None and error.token.type == "$END"
+        if line not in reported_lines and not (at_end and diagnostics):
+            reported_lines.add(line)
+            diagnostics.append(diagnostic)
+        return len(diagnostics) < MAX_SYNTAX_ERRORS and getattr(error, "token", None) is not None and error.token.type != "$END"
+
+    try:
+        tree = parser.parse(source.text, on_error=recover)
+    except UnexpectedInput as error:
+        diagnostic = _syntax_diagnostic(parser, source, error)
+        if not diagnostics:
+            diagnostics.append(diagnostic)
+        raise CnnSyntaxError(diagnostics) from None
+    if diagnostics:
+        raise CnnSyntaxError(diagnostics)
+    try:
+        return _ToSyntaxTree(source).transform(tree)
+    except VisitError as error:
+        if isinstance(error.orig_exc, CnnError):
+            raise error.orig_exc from None
+        raise

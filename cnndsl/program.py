@@ -1,0 +1,100 @@
+"""Loading a .cnn file with its imports into one namespace of networks and blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import syntax_tree as st
+from .errors import CnnError, CnnImportError, CnnNameError, Diagnostic, DiagnosticSink
+from .parser import parse
+from .source import SourceFile
+
+
+@dataclass
+class Program:
+    """A main file, every definition visible from it, and the networks it defines itself."""
+
+    source: SourceFile
+    module: st.Module
+    definitions: dict[str, st.Definition] = field(default_factory=dict)
+
+    @property
+    def networks(self) -> list[st.Definition]:
+        return [d for d in self.module.definitions if d.kind == "network"]
+
+    @property
+    def blocks(self) -> list[st.Definition]:
+        return [d for d in self.definitions.values() if d.kind == "block"]
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.sink = DiagnosticSink()
+        self.modules: dict[Path, st.Module | None] = {}
+        self.definitions: dict[str, st.Definition] = {}
+
+    def load(self, source: SourceFile, stack: tuple[Path, ...]) -> st.Module | None:
+        try:
+            module = parse(source)
+        except CnnError as error:
+            self.sink.add(error)
+            return None
+        for definition in module.definitions:
+            self._define(definition)
+        here = source.path.parent if source.path else Path.cwd()
+        for imported in module.imports:
+            self._import(here / imported.path, imported, stack)
+        return module
+
+    def _define(self, definition: st.Definition) -> None:
+        earlier = self.definitions.get(definition.name)
+        if earlier is not None and earlier is not definition:
+            self.sink.add(
+                CnnNameError(
+                    Diagnostic(
+                        f"{definition.kind} '{definition.name}' is already defined at {earlier.name_span}",
+                        definition.name_span,
+                    )
+                )
+            )
+            return
+        self.definitions[definition.name] = definition
+
+    def _import(self, path: Path, statement: st.Import, stack: tuple[Path, ...]) -> None:
+        resolved = path.resolve()
+        if resolved in stack:
+            cycle = " -> ".join(p.name for p in (*stack[stack.index(resolved) :], resolved))
+            self.sink.add(CnnImportError(f"import cycle: {cycle}", statement.span))
+            return
+        if resolved in self.modules:
+            return
+        if not resolved.is_file():
+            self.sink.add(CnnImportError(f"cannot import '{statement.path}': no such file {path}", statement.span))
+            return
+        try:
+            source = SourceFile.read(resolved, _display_name(resolved))
+        except (OSError, UnicodeDecodeError) as error:
+            self.sink.add(CnnImportError(f"cannot read '{statement.path}': {error}", statement.span))
+            return
+        self.modules[resolved] = None
+        self.modules[resolved] = self.load(source, (*stack, resolved))
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_program(source: SourceFile) -> Program:
+    """Parse `source` and everything it imports; raise one CnnError listing every problem."""
+    loader = _Loader()
+    stack = (source.path.resolve(),) if source.path else ()
+    if source.path:
+        loader.modules[source.path.resolve()] = None
+    module = loader.load(source, stack)
+    loader.sink.raise_if_any()
+    assert module is not None
+    return Program(source, module, loader.definitions)

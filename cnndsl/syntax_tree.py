@@ -1,0 +1,165 @@
+"""The abstract syntax tree: frozen dataclasses that keep their source spans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .source import Span
+
+
+# ----- expressions -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Number:
+    value: int | float
+    span: Span
+
+
+@dataclass(frozen=True)
+class Name:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class String:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Dims:
+    """`3x3` or `1x32x32`: a literal tuple of sizes."""
+
+    values: tuple[int, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class BinaryOp:
+    operator: str  # one of + - * // / %
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Negate:
+    operand: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class TupleExpr:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class ListExpr:
+    items: tuple[Expr, ...]
+    span: Span
+
+
+Expr = Union[Number, Name, String, Dims, BinaryOp, Negate, TupleExpr, ListExpr]
+
+
+# ----- statements --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Argument:
+    """A positional (`keyword is None`) or keyword argument."""
+
+    value: Expr
+    span: Span
+    keyword: str | None = None
+    keyword_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """`conv 64 3x3 pad=1`, or a bare name that may turn out to be a block call."""
+
+    kind: str
+    arguments: tuple[Argument, ...]
+    span: Span
+    kind_span: Span
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """`bottleneck(64, stride=2) * 3`: a block call, optionally repeated."""
+
+    block: str
+    arguments: tuple[Argument, ...]
+    span: Span
+    name_span: Span
+    times: Expr | None = None
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Repeat:
+    times: Expr
+    body: tuple[Statement, ...]
+    span: Span
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Residual:
+    body: tuple[Statement, ...]
+    shortcut: tuple[Statement, ...] | None
+    span: Span
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    body: tuple[Statement, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class Concat:
+    branches: tuple[Branch, ...]
+    span: Span
+    label: str | None = None
+
+
+Statement = Union[Layer, Call, Repeat, Residual, Concat]
+
+
+# ----- definitions -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: Expr | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A `network` or a `block`: a name, parameters with defaults, and a body."""
+
+    kind: str  # "network" or "block"
+    name: str
+    parameters: tuple[Parameter, ...]
+    body: tuple[Statement, ...]
+    span: Span
+    name_span: Span
+
+
+@dataclass(frozen=True)
+class Import:
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Module:
+    """One parsed .cnn file."""
+
+    imports: tuple[Import, ...]
+    definitions: tuple[Definition, ...]
+    span: Span

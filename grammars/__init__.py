@@ -1,0 +1,1 @@
+"""The .cnn grammar, shipped as package data (cnn.lark)."""

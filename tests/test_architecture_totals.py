@@ -1,0 +1,63 @@
+"""Every built-in architecture's totals equal the published figures (torchvision, Caffe, the lecture)."""
+
+import pytest
+
+import cnndsl
+
+# (params, MACs) from torchvision's model documentation and Caffe's bvlc_googlenet; the lecture
+# quotes LeNet-5 at ~60k, AlexNet at ~60M and VGG-16 at ~138M parameters.
+PUBLISHED = {
+    "lenet5": (61_706, 416_520),
+    "alexnet": (61_100_840, 714_188_480),
+    "vgg16": (138_357_544, 15_470_264_320),
+    "resnet18": (11_689_512, 1_814_073_344),
+    "resnet34": (21_797_672, 3_663_761_408),
+    "resnet50": (25_557_032, 4_089_184_256),
+    "resnet101": (44_549_160, 7_801_405_440),
+    "resnet152": (60_192_808, 11_513_626_624),
+    "googlenet": (6_998_552, 1_582_671_872),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_published_params_and_macs(name):
+    model = cnndsl.load(name)
+    assert (model.params, model.macs) == PUBLISHED[name]
+
+
+def test_original_two_tower_alexnet():
+    model = cnndsl.load("alexnet_original")
+    assert model.input_shape == (3, 227, 227)
+    assert model.params == 60_965_224
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_rows_sum_to_totals(name):
+    model = cnndsl.load(name)
+    stats = model.stats()
+    assert sum(row.params for row in stats.rows) == stats.params == model.params
+    assert sum(row.macs for row in stats.rows) == stats.macs == model.macs
+    assert sum(row.buffers for row in stats.rows) == stats.buffers == model.buffers
+
+
+def test_resnet50_buffers_and_names():
+    model = cnndsl.load("resnet50")
+    # 53 batchnorms: running mean + var per channel and one num_batches_tracked each.
+    batchnorms = [row for row in model.layers if row.op == "batchnorm"]
+    assert len(batchnorms) == 53
+    assert "layer3.bottleneck2.conv1" in model.graph
+    assert "layer2.bottleneck1.shortcut1.conv1" in model.graph
+    assert "layer2.bottleneck2.shortcut1.conv1" not in model.graph
+
+
+def test_googlenet_has_nine_inception_modules():
+    model = cnndsl.load("googlenet")
+    modules = {row.name.split(".")[0] for row in model.layers if row.name.startswith("inception")}
+    assert len(modules) == 9
+    assert model.graph.nodes["inception3a.concat1"]["shape"] == (256, 28, 28)
+
+
+def test_overrides_change_the_head():
+    model = cnndsl.load("resnet18", classes=10)
+    assert model.output_shape == (10,)
+    assert model.params == 11_689_512 - 513 * 990
