@@ -2,7 +2,44 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from .errors import Diagnostic
+
+# A source line longer than this is shown as a window around the culprit, so that a generated
+# one-line file does not flood the terminal.
+MAX_SHOWN_LINE = 120
+CONTEXT_BEFORE = 40  # characters kept before the culprit in such a window
+# A chain of block calls longer than this shows its innermost and outermost calls only.
+MAX_SHOWN_CALLS = 10
+
+
+def _display(char: str) -> str:
+    """How a character is echoed: control characters (a stray \\r, \\v, NUL) as '?'."""
+    if char == "\t":
+        return char
+    return "?" if unicodedata.category(char) in ("Cc", "Cf", "Cs") else char
+
+
+def _width(char: str) -> int:
+    """Terminal columns a character takes: two for wide East Asian characters, else one."""
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _caret_lines(text: str, start: int, end: int) -> tuple[str, str]:
+    """The source line (or a window of it) and the caret line under text[start:end]."""
+    prefix_marker = suffix_marker = ""
+    if len(text) > MAX_SHOWN_LINE:
+        first = max(0, start - CONTEXT_BEFORE)
+        last = min(len(text), first + MAX_SHOWN_LINE)
+        prefix_marker = "..." if first > 0 else ""
+        suffix_marker = "..." if last < len(text) else ""
+        text, start, end = text[first:last], start - first, min(end, last) - first
+    shown = prefix_marker + "".join(_display(ch) for ch in text) + suffix_marker
+    # Keep tabs in the caret line so the caret sits under the same character.
+    pad = " " * len(prefix_marker) + "".join(ch if ch == "\t" else " " * _width(ch) for ch in text[:start])
+    width = sum(_width(ch) for ch in text[start:end])
+    return shown, pad + "^" * max(width, 1)
 
 
 def render(diagnostic: Diagnostic) -> str:
@@ -14,13 +51,19 @@ def render(diagnostic: Diagnostic) -> str:
         text = span.source.line_text(line_number)
         if text.strip():
             end_line, end_column = span.source.position(max(span.end - 1, span.start))
-            width = (end_column - column + 1) if end_line == line_number else len(text) - column + 1
-            # Keep tabs in the caret line so the caret sits under the same character.
-            prefix = "".join(ch if ch == "\t" else " " for ch in text[: column - 1])
-            lines.append(text)
-            lines.append(prefix + "^" * max(width, 1))
-    for frame in diagnostic.chain:
-        lines.append(f"  in block {frame.signature} called at {frame.span}")
+            # A span over several lines (a whole `residual { ... }`) is underlined to the end of its first.
+            end = end_column if end_line == line_number else len(text)
+            lines.extend(_caret_lines(text, column - 1, max(end, column)))
+    chain = list(diagnostic.chain)
+    if len(chain) > MAX_SHOWN_CALLS:
+        kept = MAX_SHOWN_CALLS // 2
+        hidden = len(chain) - 2 * kept
+        shown = [f"  in block {f.signature} called at {f.span}" for f in chain[:kept]]
+        shown.append(f"  ... {hidden:,} more block calls ...")
+        shown.extend(f"  in block {f.signature} called at {f.span}" for f in chain[-kept:])
+        lines.extend(shown)
+    else:
+        lines.extend(f"  in block {frame.signature} called at {frame.span}" for frame in chain)
     for note in diagnostic.notes:
         lines.append(f"  note: {note}")
     return "\n".join(lines)

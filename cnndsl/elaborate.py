@@ -25,6 +25,7 @@ from .errors import (
     CnnError,
     CnnNameError,
     CnnShapeError,
+    CnnUsageError,
     Diagnostic,
     DiagnosticSink,
 )
@@ -33,7 +34,14 @@ from .passes import infer_node
 from .program import Program
 from .source import Span
 
-MAX_OPS = 1_000_000  # a bound on unrolling, so a typo like `repeat 10000000000` cannot hang
+# Bounds on unrolling, so a typo like `repeat 10000000000` or `repeat 99999 { repeat 99999 { } }`
+# fails in well under a second instead of hanging: far above any real CNN (ResNet-152 has 517 ops;
+# 100,000 ops check in a few seconds).
+MAX_OPS = 100_000
+MAX_UNROLLED_BODIES = 1_000_000  # block bodies elaborated, including empty ones
+# Bodies (residual, concat branches, repeat, block calls) nested inside each other, block calls
+# included: each level is a few Python frames, and the recursion limit is about 1,000.
+MAX_DEPTH = 100
 
 
 @dataclass
@@ -42,24 +50,27 @@ class _Scope:
 
     path: tuple[str, ...]
     counters: dict[str, int] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
+    used: dict[str, Span | None] = field(default_factory=dict)  # name -> the statement that took it
 
-    def fresh(self, base: str) -> str:
+    def fresh(self, base: str, span: Span | None = None) -> str:
         while True:
             self.counters[base] = self.counters.get(base, 0) + 1
             name = f"{base}{self.counters[base]}"
             if name not in self.used:
-                self.used.add(name)
+                self.used[name] = span
                 return name
 
     def claim(self, label: str, span: Span) -> str:
         if label in self.used:
-            raise CnnNameError(f"the name '{label}' is already used in this scope", span)
-        self.used.add(label)
+            earlier = self.used[label]
+            # An automatic name (`conv1` for the first unlabelled conv) can collide with a label.
+            where = f" by the statement at line {earlier.line}" if earlier is not None else ""
+            raise CnnNameError(f"the name '{label}' is already used in this scope{where}", span)
+        self.used[label] = span
         return label
 
     def name(self, label: str | None, base: str, span: Span) -> str:
-        return self.claim(label, span) if label else self.fresh(base)
+        return self.claim(label, span) if label else self.fresh(base, span)
 
     def child(self, name: str) -> _Scope:
         return _Scope((*self.path, name))
@@ -85,6 +96,8 @@ class _Elaborator:
         self.program = program
         self.graph = nx.DiGraph()
         self.sink = DiagnosticSink()
+        self.depth = 0  # bodies currently being elaborated, one inside the other
+        self.bodies = 0  # bodies elaborated so far, to bound unrolling
 
     # ----- errors ---------------------------------------------------------------------------
     def report(self, error: CnnError, frame: _Frame) -> None:
@@ -92,7 +105,11 @@ class _Elaborator:
         self.sink.add(CnnError(chained))
 
     def evaluate(self, expr: st.Expr, frame: _Frame) -> Any:
-        return evaluate(expr, frame.env)
+        try:
+            return evaluate(expr, frame.env)
+        except RecursionError:
+            # Brackets are limited by the parser, but a chain of hundreds of operators is not.
+            raise CnnArgumentError("this expression is too deeply nested to evaluate", expr.span) from None
 
     # ----- nodes ----------------------------------------------------------------------------
     def add_node(
@@ -109,7 +126,13 @@ class _Elaborator:
         if self.graph.number_of_nodes() >= MAX_OPS:
             raise CnnShapeError(f"the network has more than {MAX_OPS:,} ops; refusing to unroll further", span)
         self.graph.add_node(
-            node_id, op=op.kind, attrs=attrs, inputs=list(inputs), span=span, chain=frame.chain, scope=scope.path
+            node_id,
+            op=op.kind,
+            attrs=attrs,
+            inputs=list(inputs),
+            span=span,
+            chain=frame.chain,
+            scope=scope.path,
         )
         for index, source in enumerate(inputs):
             self.graph.add_edge(source, node_id, index=index)
@@ -123,12 +146,31 @@ class _Elaborator:
 
     # ----- statements -----------------------------------------------------------------------
     def body(self, statements: tuple[st.Statement, ...], x: Value, scope: _Scope, frame: _Frame) -> Value:
-        for statement in statements:
-            try:
-                x = self.statement(statement, x, scope, frame)
-            except CnnError as error:
-                self.report(error, frame)
-                x = None
+        self.bodies += 1
+        if not statements:
+            return x
+        # Reported here rather than raised, so the chain names the block this body belongs to.
+        if self.bodies > MAX_UNROLLED_BODIES:
+            message = f"unrolling this elaborates more than {MAX_UNROLLED_BODIES:,} bodies; refusing to go on"
+            self.report(CnnShapeError(message, statements[0].span), frame)
+            return None
+        if self.depth >= MAX_DEPTH:
+            message = (
+                f"blocks nest more than {MAX_DEPTH} levels deep here "
+                "(counting residual, concat, repeat and block calls)"
+            )
+            self.report(CnnNameError(message, statements[0].span), frame)
+            return None
+        self.depth += 1
+        try:
+            for statement in statements:
+                try:
+                    x = self.statement(statement, x, scope, frame)
+                except CnnError as error:
+                    self.report(error, frame)
+                    x = None
+        finally:
+            self.depth -= 1
         return x
 
     def statement(self, statement: st.Statement, x: Value, scope: _Scope, frame: _Frame) -> Value:
@@ -174,16 +216,20 @@ class _Elaborator:
         problems: list[CnnError] = []
         for index, argument in enumerate(layer.arguments):
             if argument.keyword is None:
-                if index >= len(positional) or any(a.keyword for a in layer.arguments[:index]):
-                    if any(a.keyword for a in layer.arguments[:index]):
-                        message = "a positional argument cannot follow a keyword argument"
-                    else:
+                if any(a.keyword for a in layer.arguments[:index]):
+                    message = "a positional argument cannot follow a keyword argument"
+                    problems.append(CnnArgumentError(message, argument.span))
+                    continue
+                if index >= len(positional):
+                    # One error for all the extra arguments, underlining them together.
+                    if index == len(positional):
+                        count, where = _extra_positional(layer.arguments, len(positional))
                         names = ", ".join(a.name for a in positional) or "no positional arguments"
                         message = (
                             f"{op.kind} takes {len(positional)} positional argument"
-                            f"{'' if len(positional) == 1 else 's'} ({names}), but {index + 1} were given"
+                            f"{'' if len(positional) == 1 else 's'} ({names}), but {count} were given"
                         )
-                    problems.append(CnnArgumentError(message, argument.span))
+                        problems.append(CnnArgumentError(message, where))
                     continue
                 spec = positional[index]
             else:
@@ -252,11 +298,35 @@ class _Elaborator:
             times = self.repetitions(call.times, frame)
         inner_frame = _Frame(env, (CallFrame(signature, call.span), *frame.chain), (*frame.active, call.block))
         outer = scope.child(scope.claim(call.label, call.span)) if call.label and call.times is not None else scope
-        for _ in range(times):
+        for index in range(times):
             label = call.label if call.times is None else None
             block_scope = outer.child(outer.name(label, call.block, call.span))
+            before = self._progress()
             x = self.body(definition.body, x, block_scope, inner_frame)
+            if index == 0 and call.times is not None:
+                self._check_unrolling(before, times, call.times.span)
         return x
+
+    def _progress(self) -> tuple[int, int]:
+        return self.graph.number_of_nodes(), self.bodies
+
+    def _check_unrolling(self, before: tuple[int, int], times: int, span: Span) -> None:
+        """After the first of `times` repetitions, refuse early if all of them would be too many."""
+        ops_each, bodies_each = (now - then for now, then in zip(self._progress(), before))
+        ops_total = self.graph.number_of_nodes() + ops_each * (times - 1)
+        bodies_total = self.bodies + bodies_each * (times - 1)
+        if ops_total > MAX_OPS:
+            raise CnnShapeError(
+                f"{times:,} repetitions of {ops_each:,} ops would unroll about {ops_total:,} ops "
+                f"(the limit is {MAX_OPS:,})",
+                span,
+            )
+        if bodies_total > MAX_UNROLLED_BODIES:
+            raise CnnShapeError(
+                f"{times:,} repetitions would elaborate about {bodies_total:,} bodies "
+                f"(the limit is {MAX_UNROLLED_BODIES:,})",
+                span,
+            )
 
     def bind_block_arguments(
         self, definition: st.Definition, call: st.Call, frame: _Frame
@@ -274,13 +344,15 @@ class _Elaborator:
                     )
                     continue
                 if index >= len(order):
-                    problems.append(
-                        CnnArgumentError(
-                            f"block {definition.name}({', '.join(order)}) takes {len(order)} argument"
-                            f"{'' if len(order) == 1 else 's'}, but {index + 1} were given",
-                            argument.span,
+                    if index == len(order):
+                        count, where = _extra_positional(call.arguments, len(order))
+                        problems.append(
+                            CnnArgumentError(
+                                f"block {definition.name}({', '.join(order)}) takes {len(order)} argument"
+                                f"{'' if len(order) == 1 else 's'}, but {count} were given",
+                                where,
+                            )
                         )
-                    )
                     continue
                 name = order[index]
             else:
@@ -327,16 +399,23 @@ class _Elaborator:
     def repetitions(self, expr: st.Expr, frame: _Frame) -> int:
         times = self.evaluate(expr, frame)
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
-            raise CnnArgumentError(f"a repetition count must be an integer >= 0, found {describe_value(times)}", expr.span)
-        if times > MAX_OPS:
-            raise CnnArgumentError(f"{times:,} repetitions would unroll more than {MAX_OPS:,} ops", expr.span)
+            raise CnnArgumentError(
+                f"a repetition count must be an integer >= 0, found {describe_value(times)}", expr.span
+            )
+        if times > MAX_UNROLLED_BODIES:
+            raise CnnArgumentError(
+                f"{times:,} repetitions would unroll more than {MAX_UNROLLED_BODIES:,} bodies", expr.span
+            )
         return times
 
     def repeat(self, repeat: st.Repeat, x: Value, scope: _Scope, frame: _Frame) -> Value:
         times = self.repetitions(repeat.times, frame)
         target = scope.child(scope.claim(repeat.label, repeat.span)) if repeat.label else scope
-        for _ in range(times):
+        for index in range(times):
+            before = self._progress()
             x = self.body(repeat.body, x, target, frame)
+            if index == 0:
+                self._check_unrolling(before, times, repeat.times.span)
         return x
 
     def residual(self, residual: st.Residual, x: Value, scope: _Scope, frame: _Frame) -> Value:
@@ -387,28 +466,30 @@ class _Elaborator:
         self, network: st.Definition, overrides: Mapping[str, Any], input_shape: tuple[int, ...] | None
     ) -> nx.DiGraph:
         env = self.bind_network_parameters(network, overrides)
+        if self.sink.diagnostics:
+            # A parameter without a value would make every use of it a second, dependent error.
+            return self.graph
         frame = _Frame(env)
         scope = _Scope(())
         body = network.body
         first = body[0] if body else None
         if not (isinstance(first, st.Layer) and first.kind == "input"):
             where = first.span if first is not None else network.name_span
-            self.sink.add(
-                CnnNameError(f"network '{network.name}' must start with `input CxHxW` (e.g. `input 3x224x224`)", where)
-            )
+            message = f"network '{network.name}' must start with `input CxHxW` (e.g. `input 3x224x224`)"
+            self.sink.add(CnnNameError(message, where))
             return self.graph
         x: Value = None
         try:
             op = ops.OPS["input"]
             attrs, spans = self.bind_layer_arguments(op, first, frame)
             if input_shape is not None:
-                attrs["shape"] = ops.image_shape(input_shape)
+                attrs["shape"] = _requested_input_shape(input_shape)
             node_id = scope.claim(first.label or "input", first.span)
             x = self.add_node(op, attrs, [], node_id, scope, first.span, frame, spans)
+        except CnnUsageError:
+            raise
         except CnnError as error:
             self.report(error, frame)
-        except ops.ArgumentProblem as problem:
-            self.sink.add(CnnArgumentError(f"--input: {problem}", first.span))
         output = self.body(body[1:], x, scope, frame)
         self.graph.graph.update(
             network=network.name,
@@ -423,7 +504,8 @@ class _Elaborator:
         names = [p.name for p in network.parameters]
         for name in overrides:
             if name not in names:
-                raise CnnArgumentError(
+                # A request for a parameter the network lacks is a usage error (exit 2), not a bad file.
+                raise CnnUsageError(
                     f"network '{network.name}' has no parameter '{name}'{did_you_mean(name, names)}"
                     + (f"; its parameters are {', '.join(names)}" if names else "; it takes no parameters"),
                     network.name_span,
@@ -447,6 +529,23 @@ class _Elaborator:
         return env
 
 
+def _requested_input_shape(shape: Any) -> ops.Shape:
+    """An input shape asked for by --input or `load(input=...)`: a usage error if it is not one."""
+    try:
+        return ops.image_shape(tuple(shape) if isinstance(shape, list) else shape)
+    except ops.ArgumentProblem as problem:
+        raise CnnUsageError(f"input shape: {problem}") from None
+
+
+def _extra_positional(arguments: tuple[st.Argument, ...], limit: int) -> tuple[int, Span]:
+    """How many positional arguments lead `arguments`, and the span of those past `limit`."""
+    leading = 0
+    while leading < len(arguments) and arguments[leading].keyword is None:
+        leading += 1
+    first, last = arguments[limit].span, arguments[leading - 1].span
+    return leading, Span(first.source, first.start, last.end)
+
+
 def _dims(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
@@ -465,6 +564,8 @@ def build_graph(
     elaborator = _Elaborator(program)
     try:
         graph = elaborator.network(network, overrides or {}, input_shape)
+    except CnnUsageError:
+        raise
     except CnnError as error:
         elaborator.sink.add(error)
         graph = elaborator.graph

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,6 +12,9 @@ from .errors import CnnArgumentError, CnnNameError
 
 # Bare words that stand for themselves when no parameter of that name is in scope.
 SYMBOLS = frozenset({"same", "valid", "true", "false", "none"})
+# Integer results beyond this many bits are refused: no size is that large, and Python cannot
+# even print an integer of more than 4,300 digits (about 14,000 bits) by default.
+MAX_INTEGER_BITS = 4096
 
 
 class Symbol(str):
@@ -29,6 +33,8 @@ def did_you_mean(word: str, candidates: Any) -> str:
 def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
     """The value of `expr` with the names in `scope` bound; raises CnnError at the culprit."""
     if isinstance(expr, st.Number):
+        if isinstance(expr.value, float) and not math.isfinite(expr.value):
+            raise CnnArgumentError("this number is too large for a 64-bit float", expr.span)
         return expr.value
     if isinstance(expr, st.String):
         return expr.value
@@ -49,7 +55,16 @@ def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
         right = evaluate(expr.right, scope)
         _require_number(left, expr.left, expr.operator)
         _require_number(right, expr.right, expr.operator)
-        return _apply(expr, left, right)
+        try:
+            result = _apply(expr, left, right)
+        except OverflowError:  # an integer too large to mix with a float, e.g. 10**400 / 1.5
+            result = math.inf
+        if isinstance(result, float) and not math.isfinite(result):
+            raise CnnArgumentError(f"'{expr.operator}' overflows a 64-bit float here", expr.span)
+        if isinstance(result, int) and result.bit_length() > MAX_INTEGER_BITS:
+            message = f"'{expr.operator}' gives an integer of more than {MAX_INTEGER_BITS} bits"
+            raise CnnArgumentError(message, expr.span)
+        return result
     if isinstance(expr, st.TupleExpr):
         return tuple(evaluate(item, scope) for item in expr.items)
     if isinstance(expr, st.ListExpr):
@@ -91,7 +106,10 @@ def describe_value(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
-        return "x".join(str(v) for v in value)
+        return "x".join(describe_value(v) if abs(v).bit_length() > 100 else str(v) for v in value)
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[:6]}... (an integer of {len(digits):,} digits)"
     return repr(value)

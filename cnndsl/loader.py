@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import ops
 from .elaborate import build_graph, check_blocks
 from .errors import CnnError, CnnUsageError, DiagnosticSink
 from .expressions import Symbol, did_you_mean
@@ -31,7 +33,7 @@ def resolve_source(spec: str | Path) -> SourceFile:
     if path.is_file():
         try:
             return SourceFile.read(path, str(spec))
-        except (OSError, UnicodeDecodeError) as error:
+        except OSError as error:
             raise CnnUsageError(f"cannot read {spec}: {error}") from None
     stem = path.name[:-4] if path.name.endswith(".cnn") else path.name
     if path.parent == Path(".") and stem in builtin_architectures():
@@ -42,22 +44,40 @@ def resolve_source(spec: str | Path) -> SourceFile:
     raise CnnUsageError(f"no such file or built-in architecture: {spec}{hint}")
 
 
+# Python refuses to convert longer digit strings to int (sys.get_int_max_str_digits()).
+MAX_DIGITS = 4300
+
+
 def parse_value(text: str) -> Any:
     """A --set value: an integer, a number, sizes like 3x32x32, or a bare word."""
+    if len(text) > MAX_DIGITS:
+        raise CnnUsageError(f"--set value of {len(text):,} characters is too long")
     if re.fullmatch(r"-?\d+", text):
         return int(text)
     if re.fullmatch(r"\d+(x\d+)+", text):
         return tuple(int(part) for part in text.split("x"))
     try:
-        return float(text)
+        number = float(text)
     except ValueError:
+        if not text.isidentifier():
+            raise CnnUsageError(
+                f"--set expects a number, sizes such as 3x32x32 or a word such as same, found '{text}'"
+            ) from None
         return Symbol(text)
+    if not math.isfinite(number):
+        raise CnnUsageError(f"--set expects a finite number, found '{text}'")
+    return number
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
-    if not re.fullmatch(r"\d+(x\d+)*", text):
+    """An --input shape: CxHxW or a flat size N, every size positive."""
+    if len(text) > MAX_DIGITS or not re.fullmatch(r"\d+(x\d+)*", text):
         raise CnnUsageError(f"--input expects a shape such as 3x224x224, found '{text}'")
-    return tuple(int(part) for part in text.split("x"))
+    shape = tuple(int(part) for part in text.split("x"))
+    try:
+        return ops.image_shape(shape)
+    except ops.ArgumentProblem as problem:
+        raise CnnUsageError(f"--input: {problem}") from None
 
 
 def select_network(program: Program, name: str | None) -> Any:
@@ -79,7 +99,9 @@ def select_network(program: Program, name: str | None) -> Any:
     for network in networks:
         if network.name == stem:
             return network
-    raise CnnUsageError(f"{program.source.name} defines several networks ({', '.join(names)}); choose one with --network")
+    raise CnnUsageError(
+        f"{program.source.name} defines several networks ({', '.join(names)}); choose one with --network"
+    )
 
 
 def load(

@@ -7,6 +7,7 @@ from typing import Any
 
 import networkx as nx
 
+from .errors import CnnUsageError
 from .formatting import RENDERERS
 from .program import Program
 from .summary import Row, Summary, op_rows, summarize
@@ -64,6 +65,9 @@ class Model:
 
     def summary(self, format: str = "table", depth: int | None = None) -> str:  # noqa: A002 - the CLI's word
         """The summary as text: "table", "json" or "markdown"."""
+        if format not in RENDERERS:
+            choices = ", ".join(sorted(RENDERERS))
+            raise CnnUsageError(f"unknown summary format '{format}'; choose one of {choices}")
         return RENDERERS[format](self.stats(depth))
 
     def build(self, backend: str = "torch", **options: Any) -> Any:

@@ -18,11 +18,11 @@ Shape = tuple[int, ...]
 Attrs = dict[str, Any]
 
 
-class ArgumentProblem(Exception):
+class ArgumentProblem(Exception):  # noqa: N818 - a problem the elaborator turns into a CnnError
     """An argument value of the wrong type or range (the elaborator adds the span)."""
 
 
-class ShapeProblem(Exception):
+class ShapeProblem(Exception):  # noqa: N818 - a problem the elaborator turns into a CnnError
     """An input shape an op cannot take; `argument` names the argument to point at, if any."""
 
     def __init__(self, message: str, argument: str | None = None):
@@ -31,6 +31,9 @@ class ShapeProblem(Exception):
 
 
 REQUIRED = object()
+# The largest size (channels, features, height, width, stride, padding) a program may ask for:
+# what a signed 64-bit index can hold, far beyond any memory but still exact to count with.
+MAX_SIZE = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -89,18 +92,26 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _check_size(value: int) -> int:
+    if value > MAX_SIZE:
+        raise ArgumentProblem(
+            f"{describe_value(value)} is too large (sizes are limited to 2**63 - 1 = {MAX_SIZE:,})"
+        )
+    return value
+
+
 def positive_int(value: Any) -> int:
     if not _is_int(value):
         raise ArgumentProblem(f"expected a positive integer, found {describe_value(value)}")
     if value < 1:
         raise ArgumentProblem(f"expected a positive integer, found {value}")
-    return value
+    return _check_size(value)
 
 
 def non_negative_int(value: Any) -> int:
     if not _is_int(value) or value < 0:
         raise ArgumentProblem(f"expected an integer >= 0, found {describe_value(value)}")
-    return value
+    return _check_size(value)
 
 
 def real(value: Any) -> float:
@@ -137,6 +148,7 @@ def pair(value: Any) -> tuple[int, int]:
         raise ArgumentProblem(f"expected a size such as 3, 3x3 or (3, 5), found {describe_value(value)}")
     if min(value) < 1:
         raise ArgumentProblem(f"sizes must be positive, found {describe_value(value)}")
+    _check_size(max(value))
     return value
 
 
@@ -155,6 +167,7 @@ def padding(value: Any) -> str | tuple[int, int, int, int]:
     if isinstance(value, tuple) and all(_is_int(v) for v in value) and len(value) in (1, 2, 4):
         if min(value) < 0:
             raise ArgumentProblem(f"padding must not be negative, found {describe_value(value)}")
+        _check_size(max(value))
         if len(value) == 1:
             return (value[0],) * 4
         if len(value) == 2:
@@ -173,6 +186,7 @@ def image_shape(value: Any) -> Shape:
     if isinstance(value, tuple) and len(value) in (1, 3) and all(_is_int(v) for v in value):
         if min(value) < 1:
             raise ArgumentProblem(f"sizes must be positive, found {describe_value(value)}")
+        _check_size(max(value))
         return value
     raise ArgumentProblem(f"expected a shape such as 3x224x224 or 784, found {describe_value(value)}")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
@@ -28,22 +29,48 @@ EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "
 # Operators could continue almost any expression; listing them buries the useful expectations.
 OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0"}
 MAX_SYNTAX_ERRORS = 20
+# Brackets and braces nested deeper than this are refused with a diagnostic: the transformer,
+# the evaluator and the elaborator recurse once per level, and Python's stack is finite.
+# Real networks nest fewer than ten levels; Python's own parser stops at 200 parentheses.
+MAX_NESTING = 100
+# Python refuses to convert longer digit strings to int (sys.get_int_max_str_digits()).
+MAX_INTEGER_DIGITS = 4300
+
+
+class _TooDeepError(Exception):
+    """Raised by the postlexer at the bracket that goes past MAX_NESTING."""
+
+    def __init__(self, token: Token):
+        super().__init__(token)
+        self.token = token
 
 
 class _BracketNewlines:
-    """Postlexer: a newline inside () or [] continues the statement instead of ending it."""
+    """Postlexer: a newline inside () or [] continues the statement instead of ending it.
+
+    It also counts every open bracket and brace, to refuse absurd nesting before anything recurses.
+    """
 
     always_accept = ("_NL",)
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        depth = 0
+        depth = 0  # () and []: newlines inside continue the statement
+        nesting = 0  # (), [] and {}
         for token in stream:
             if token.type in ("LPAR", "LSQB"):
                 depth += 1
+                nesting += 1
             elif token.type in ("RPAR", "RSQB"):
                 depth = max(depth - 1, 0)
+                nesting = max(nesting - 1, 0)
+            elif token.type == "LBRACE":
+                nesting += 1
+            elif token.type == "RBRACE":
+                nesting = max(nesting - 1, 0)
             elif token.type == "_NL" and depth:
                 continue
+            if nesting > MAX_NESTING:
+                raise _TooDeepError(token)
             yield token
 
 
@@ -135,7 +162,10 @@ class _ToSyntaxTree(Transformer):
 
     # expressions
     def integer(self, meta, children):
-        return st.Number(int(children[0]), self._s(meta))
+        digits = str(children[0])
+        if len(digits) > MAX_INTEGER_DIGITS:
+            raise CnnSyntaxError(f"an integer of {len(digits):,} digits is too long to read", self._s(meta))
+        return st.Number(int(digits), self._s(meta))
 
     def real(self, meta, children):
         return st.Number(float(children[0]), self._s(meta))
@@ -267,7 +297,8 @@ def parse(source: SourceFile) -> st.Module:
         if line not in reported_lines and not (at_end and diagnostics):
             reported_lines.add(line)
             diagnostics.append(diagnostic)
-        return len(diagnostics) < MAX_SYNTAX_ERRORS and getattr(error, "token", None) is not None and error.token.type != "$END"
+        token = getattr(error, "token", None)
+        return len(diagnostics) < MAX_SYNTAX_ERRORS and token is not None and token.type != "$END"
 
     try:
         tree = parser.parse(source.text, on_error=recover)
@@ -276,6 +307,11 @@ def parse(source: SourceFile) -> st.Module:
         if not diagnostics:
             diagnostics.append(diagnostic)
         raise CnnSyntaxError(diagnostics) from None
+    except _TooDeepError as error:
+        token = error.token
+        message = f"brackets and braces nest more than {MAX_NESTING} levels deep here"
+        diagnostics.append(Diagnostic(message, Span(source, token.start_pos, token.end_pos)))
+        raise CnnSyntaxError(diagnostics) from None
     if diagnostics:
         raise CnnSyntaxError(diagnostics)
     try:
@@ -283,4 +319,28 @@ def parse(source: SourceFile) -> st.Module:
     except VisitError as error:
         if isinstance(error.orig_exc, CnnError):
             raise error.orig_exc from None
+        if isinstance(error.orig_exc, RecursionError):
+            raise _too_deep_error(source, tree) from None
         raise
+    except RecursionError:
+        raise _too_deep_error(source, tree) from None
+
+
+def _too_deep_error(source: SourceFile, tree: Tree) -> CnnSyntaxError:
+    """A diagnostic at the most deeply nested spot, e.g. a sum of thousands of terms.
+
+    Brackets are limited by MAX_NESTING, but operator chains (`1+1+...`, `- - - 1`) nest
+    without brackets; the tree is walked without recursion to find where.
+    """
+    deepest, deepest_level = tree, 0
+    stack = [(tree, 0)]
+    while stack:
+        node, level = stack.pop()
+        if level > deepest_level and not node.meta.empty:
+            deepest, deepest_level = node, level
+        stack.extend((child, level + 1) for child in node.children if isinstance(child, Tree))
+    return CnnSyntaxError(
+        f"too deeply nested to check ({deepest_level:,} levels of operators and blocks); "
+        "split it into smaller parts",
+        _span(source, deepest.meta),
+    )

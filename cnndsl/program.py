@@ -70,12 +70,16 @@ class _Loader:
         if resolved in self.modules:
             return
         if not resolved.is_file():
-            self.sink.add(CnnImportError(f"cannot import '{statement.path}': no such file {path}", statement.span))
+            message = f"cannot import '{statement.path}': no such file {path}"
+            self.sink.add(CnnImportError(message, statement.span))
             return
         try:
             source = SourceFile.read(resolved, _display_name(resolved))
-        except (OSError, UnicodeDecodeError) as error:
+        except OSError as error:
             self.sink.add(CnnImportError(f"cannot read '{statement.path}': {error}", statement.span))
+            return
+        except CnnError as error:  # not UTF-8: the diagnostic points into the imported file
+            self.sink.add(error)
             return
         self.modules[resolved] = None
         self.modules[resolved] = self.load(source, (*stack, resolved))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +22,26 @@ class SourceFile:
 
     def __post_init__(self) -> None:
         starts = [0]
-        starts.extend(i + 1 for i, ch in enumerate(self.text) if ch == "\n")
+        starts.extend(match.end() for match in re.finditer("\n", self.text))
         object.__setattr__(self, "_line_starts", starts)
 
     @classmethod
     def read(cls, path: Path, name: str | None = None) -> SourceFile:
-        text = path.read_text(encoding="utf-8")
-        return cls(name or str(path), text, path)
+        """Read a UTF-8 file (a leading byte-order mark, as Windows editors write, is dropped).
+
+        Raises OSError if it cannot be read, and CnnError pointing at the first byte that is not UTF-8.
+        """
+        data = path.read_bytes()
+        try:
+            return cls(name or str(path), data.decode("utf-8-sig"), path)
+        except UnicodeDecodeError as error:
+            from .errors import CnnError  # errors.py imports this module
+
+            shown = cls(name or str(path), data.decode("utf-8-sig", errors="replace"), path)
+            bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+            offset = len(data[bom : error.start].decode("utf-8"))
+            message = f"the file is not UTF-8 text: byte 0x{data[error.start]:02x} cannot be decoded"
+            raise CnnError(message, Span(shown, offset, offset + 1)) from None
 
     def line_text(self, line: int) -> str:
         """The text of 1-based `line`, without its newline."""
@@ -38,8 +53,6 @@ class SourceFile:
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, column) of a character offset."""
-        import bisect
-
         line = bisect.bisect_right(self._line_starts, offset)
         return line, offset - self._line_starts[line - 1] + 1
 

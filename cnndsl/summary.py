@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from .errors import CnnUsageError
+
 BYTES_PER_VALUE = 4  # float32
 
 
@@ -96,9 +98,8 @@ def group_rows(rows: list[Row], depth: int) -> list[Row]:
                 depth,
             )
         else:
-            grouped.append(
-                Row(name, "block", row.output_shape, row.params, row.trainable_params, row.buffers, row.macs, depth)
-            )
+            totals = (row.params, row.trainable_params, row.buffers, row.macs)
+            grouped.append(Row(name, "block", row.output_shape, *totals, depth))
     return grouped
 
 
@@ -117,6 +118,9 @@ def padding_notes(graph: nx.DiGraph) -> list[str]:
 
 
 def summarize(graph: nx.DiGraph, depth: int | None = None) -> Summary:
+    """The totals and rows of a checked graph; `depth` folds ops nested deeper than that many scopes."""
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise CnnUsageError(f"depth must be an integer >= 0, found {depth!r}")
     rows = op_rows(graph)
     inputs, outputs = graph.graph["inputs"], graph.graph["outputs"]
     shown = group_rows(rows, depth) if depth is not None else rows

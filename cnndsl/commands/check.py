@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import EXIT_INVALID_INPUT, EXIT_USAGE
 from ..diagnostics import render_all
 from ..errors import CnnError, CnnUsageError
 from ..loader import check_all, resolve_source
@@ -18,16 +19,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Check every file even after a bad one; exit with the worst status (2 usage, 1 invalid)."""
     status = 0
     for spec in args.files:
         try:
             source = resolve_source(spec)
             models = check_all(source)
-        except CnnUsageError:
-            raise
+        except CnnUsageError as error:  # e.g. no such file: say so and go on with the others
+            sys.stderr.write(render_all(error.diagnostics))
+            status = max(status, EXIT_USAGE)
+            continue
         except CnnError as error:
             sys.stderr.write(render_all(error.diagnostics))
-            status = 1
+            status = max(status, EXIT_INVALID_INPUT)
             continue
         if args.quiet:
             continue

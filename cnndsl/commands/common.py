@@ -12,7 +12,9 @@ from ..model import Model
 
 def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="a .cnn file, or a built-in architecture such as vgg16")
-    parser.add_argument("--network", help="which network of the file (default: the only one, or the file's name)")
+    parser.add_argument(
+        "--network", help="which network of the file (default: the only one, or the one named like the file)"
+    )
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter"
     )
