@@ -1,0 +1,239 @@
+"""`cnndsl fmt`'s engine: one canonical layout for .cnn source that keeps every comment.
+
+The layout, in short (docs/language.md has the full list): 4-space indentation; one statement
+per line, except that simple statements the author joined with `;` stay joined (`conv 64 3x3;
+relu` reads as one step); network and block bodies and `concat` always span lines, other
+`{ ... }` bodies stay on one line when written on one line; single spaces between arguments;
+no spaces around `=`; operators spaced inside brackets and unspaced in layer arguments, where a
+space separates arguments; line breaks inside brackets kept, continuation lines aligned;
+trailing comments on consecutive lines aligned; at most one empty line in a row.
+
+The printer only re-spaces the source's own tokens, and the result is re-parsed and compared
+with the input before anyone sees it, so formatting never changes what a file means.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
+
+from .errors import CnnError
+from .format_layout import INDENT, Blank, Comment, LayoutWriter
+from .parser import _BracketNewlines, _lark, parse
+from .source import SourceFile
+
+_BINARY_RULES = frozenset({"add", "subtract", "multiply", "floordiv", "divide", "modulo"})
+_SIMPLE_STATEMENTS = frozenset({"layer", "call"})
+_DEFINITIONS = frozenset({"network", "block"})
+_OPENERS = frozenset({"(", "["})
+_CLOSERS = frozenset({")", "]"})
+_NO_SPACE_BEFORE = frozenset({",", ";", ":", ")", "]", "="})
+_BACKSLASH_NEWLINE = re.compile(r"\\[\t \f]*\r?\n")
+_COMMENT = re.compile(r"#[^\n]*")
+
+
+class _CommentCollector:
+    """Lark lexer callback: the grammar ignores comments, the formatter must keep them."""
+
+    def __init__(self) -> None:
+        self.tokens: list[Token] = []
+
+    def __call__(self, token: Token) -> None:
+        self.tokens.append(token)
+
+
+_collector = _CommentCollector()
+
+
+@lru_cache(maxsize=1)
+def _layout_parser() -> Lark:
+    # The same grammar as parser.py, but keeping every token (parentheses, `;`, newlines).
+    return Lark.open_from_package(
+        "cnndsl.grammars",
+        "cnn.lark",
+        parser="lalr",
+        propagate_positions=True,
+        postlex=_BracketNewlines(),
+        maybe_placeholders=False,
+        keep_all_tokens=True,
+        lexer_callbacks={"COMMENT": _collector},
+    )
+
+
+def _parse_with_comments(text: str) -> tuple[Tree, list[Comment]]:
+    parser = _layout_parser()
+    _collector.tokens = []
+    tree = parser.parse(text)
+    comments = [Comment(t.start_pos, t.end_pos, t.line, str(t)) for t in _collector.tokens]
+    return tree, comments
+
+
+def format_text(text: str, name: str = "<string>") -> str:
+    """The canonical layout of .cnn source; raises CnnSyntaxError if it does not parse."""
+    source = SourceFile(name, text)
+    parse(source)  # the usual diagnostics for a file with syntax errors
+    tree, comments = _parse_with_comments(text)
+    writer = LayoutWriter(text, comments)
+    _Printer(writer, text).module(tree)
+    formatted = writer.finish()
+    _require_same_program(source, formatted, comments)
+    if "\r\n" in text:
+        formatted = formatted.replace("\n", "\r\n")
+    return formatted
+
+
+def _require_same_program(source: SourceFile, formatted: str, comments: list[Comment]) -> None:
+    """Guard against formatter bugs: same syntax tree, same comments, or refuse to answer."""
+    problem = None
+    try:
+        same_tree = _lark().parse(formatted) == _lark().parse(source.text)
+        _, new_comments = _parse_with_comments(formatted)
+    except UnexpectedInput:
+        problem = "the formatted text does not parse"
+    else:
+        if not same_tree:
+            problem = "the formatted text would mean something else"
+        elif [c.text.rstrip() for c in comments] != [c.text for c in new_comments]:
+            problem = "the formatted text would lose or change a comment"
+    if problem:
+        raise CnnError(
+            f"internal formatter error in {source.name}: {problem}; the file is left as it is "
+            "(please report this with the file)"
+        )
+
+
+class _Printer:
+    """Walks the full parse tree and hands each token to the writer with its spacing."""
+
+    def __init__(self, writer: LayoutWriter, text: str):
+        self.writer = writer
+        self.text = text
+        self.indent = 0  # indentation of the statement being printed
+        self.previous: Token | None = None
+        self.previous_rule = ""
+
+    # ----- structure ----------------------------------------------------------------------
+    def module(self, tree: Tree) -> None:
+        previous: Tree | None = None
+        for item in tree.children:
+            if not isinstance(item, Tree):
+                continue  # newlines between items
+            if previous is not None:
+                separate = previous.data in _DEFINITIONS or (
+                    previous.data == "import_stmt" and item.data != "import_stmt"
+                )
+                self.writer.newline(0, Blank.FORCE if separate else Blank.KEEP)
+            self.indent = 0
+            self.walk(item)
+            previous = item
+
+    def walk(self, tree: Tree) -> None:
+        if tree.data == "concat":
+            self.concat(tree)
+            return
+        for child in tree.children:
+            if isinstance(child, Token):
+                self.token(child, tree.data)
+            elif child.data == "body":
+                self.body(child, expand=tree.data in _DEFINITIONS)
+            else:
+                self.walk(child)
+
+    def body(self, tree: Tree, expand: bool) -> None:
+        children = tree.children
+        open_brace, close_brace = children[0], children[-1]
+        statements = [child for child in children if isinstance(child, Tree)]
+        self.writer.space()
+        self.token(open_brace, "body")
+        has_concat = any(subtree.data == "concat" for subtree in tree.iter_subtrees())
+        inline = not expand and not has_concat and self._on_one_line(tree)
+        if inline:
+            for index, statement in enumerate(statements):
+                if index:
+                    self.token(self._semicolon(children, statements[index - 1], statement), "body")
+                self.writer.space()
+                self.walk(statement)
+            self.writer.space()
+            self.token(close_brace, "body")
+            return
+        outer, inner = self.indent, self.indent + INDENT
+        for index, statement in enumerate(statements):
+            semicolon = self._semicolon(children, statements[index - 1], statement) if index else None
+            if semicolon is not None and _is_simple(statements[index - 1]) and _is_simple(statement):
+                self.token(semicolon, "body")  # the author's `conv ...; relu` stays one line
+                self.writer.space()
+            else:
+                self.writer.newline(inner, Blank.NEVER if index == 0 else Blank.KEEP)
+            self.indent = inner
+            self.walk(statement)
+        self.indent = outer
+        self.writer.newline(outer, Blank.NEVER, comment_indent=inner, closing=True)
+        self.token(close_brace, "body")
+
+    def concat(self, tree: Tree) -> None:
+        keyword, open_brace, close_brace = tree.children[0], tree.children[1], tree.children[-1]
+        self.token(keyword, "concat")
+        self.writer.space()
+        self.token(open_brace, "concat")
+        outer, inner = self.indent, self.indent + INDENT
+        branches = [child for child in tree.children if isinstance(child, Tree)]
+        for index, branch in enumerate(branches):
+            self.writer.newline(inner, Blank.NEVER if index == 0 else Blank.KEEP)
+            self.indent = inner
+            self.walk(branch)
+        self.indent = outer
+        self.writer.newline(outer, Blank.NEVER, comment_indent=inner, closing=True)
+        self.token(close_brace, "concat")
+
+    def _on_one_line(self, tree: Tree) -> bool:
+        return "\n" not in self.text[tree.meta.start_pos : tree.meta.end_pos]
+
+    @staticmethod
+    def _semicolon(children: list, before: Tree, after: Tree) -> Token | None:
+        """The `;` between two statements of a body, or None if a newline separates them."""
+        positions = {id(child): index for index, child in enumerate(children)}
+        separators = children[positions[id(before)] + 1 : positions[id(after)]]
+        if any(isinstance(s, Token) and s.type == "_NL" for s in separators):
+            return None
+        return next((s for s in separators if isinstance(s, Token) and s == ";"), None)
+
+    # ----- tokens -------------------------------------------------------------------------
+    def token(self, token: Token, rule: str) -> None:
+        writer = self.writer
+        if self.previous is not None and writer.current is not None:
+            gap = _COMMENT.sub("", self.text[self.previous.end_pos : token.start_pos])
+            if writer.depth and "\n" in gap:
+                writer.continuation_newline(closing_bracket=token in _CLOSERS)
+            elif not writer.depth and _BACKSLASH_NEWLINE.search(gap):
+                writer.backslash_newline(self.indent + INDENT)
+            elif self._space_between(token, rule):
+                writer.space()
+            else:
+                writer.no_space()
+        writer.token(str(token), token.start_pos, token.end_pos, token.line)
+        self.previous, self.previous_rule = token, rule
+
+    def _space_between(self, token: Token, rule: str) -> bool:
+        previous, previous_rule = self.previous, self.previous_rule
+        assert previous is not None
+        if token in _NO_SPACE_BEFORE or previous in _OPENERS or previous == "=":
+            return False
+        if previous_rule == "negate":
+            return False
+        if token == "(" and (previous.type == "CALL_NAME" or previous_rule in _DEFINITIONS):
+            return False
+        # In layer arguments a space separates arguments, so `width*4` is written unspaced;
+        # inside brackets commas separate them and operators get room.
+        binary = rule in _BINARY_RULES or previous_rule in _BINARY_RULES
+        if binary and not self.writer.depth:
+            return False
+        return True
+
+
+def _is_simple(statement: Tree) -> bool:
+    if statement.data == "labelled":
+        statement = statement.children[-1]
+    return statement.data in _SIMPLE_STATEMENTS
