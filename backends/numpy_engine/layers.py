@@ -1,0 +1,267 @@
+"""Executable layers: one per plan step, holding its weights packed for the kernel it runs.
+
+A layer states the buffers it needs for a batch size (output, padded input, scratch) and
+computes into buffers the engine hands it. Packing happens once, when weights are loaded:
+batchnorm folded into the conv, filters reordered for NHWC GEMMs or Winograd-transformed.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from cnndsl.errors import CnnUsageError
+
+from . import conv_kernels, tensor_ops, winograd
+from .plan import Step
+
+CONV_ALGORITHMS = ("auto", "im2col", "winograd")
+
+# Winograd saves 20 of 36 multiplies per channel pair and output tile, but its transforms are
+# additions over every tile and channel on one core: worth it only when the GEMM dominates, which
+# measured on this project's machine means at least 96 input and output channels (VGG-16 from its
+# second stage on, ResNet's stages 2-4; not 64-channel layers at 224x224).
+WINOGRAD_MIN_CHANNELS = 96
+
+
+def nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """An IR shape (C, H, W) as laid out inside the engine (H, W, C); flat shapes stay."""
+    return (*shape[1:], shape[0]) if len(shape) == 3 else tuple(shape)
+
+
+@dataclass
+class Needs:
+    """What a layer needs from the engine for one batch size, in float32 elements."""
+
+    output: tuple[int, ...]
+    padded: tuple[int, ...] | None = None
+    workspace: int = 0
+
+
+class Layer(ABC):
+    kind = "?"  # a label for per-kind time shares
+    inplace = False  # may write its output over its first input
+
+    def __init__(self, graph: nx.DiGraph, step: Step):
+        self.step = step
+        self.attrs = graph.nodes[step.head]["attrs"]
+        self.in_shape = graph.nodes[step.inputs[0]]["shape"] if step.inputs else ()
+        self.out_shape = graph.nodes[step.output]["shape"]
+
+    def needs(self, batch: int) -> Needs:
+        return Needs((batch, *nhwc(self.out_shape)))
+
+    @abstractmethod
+    def __call__(self, inputs: list[np.ndarray], out: np.ndarray, padded, workspace) -> None:
+        """Compute into `out`; `padded` and `workspace` are the scratch `needs` asked for."""
+
+
+def fold_batchnorm(weight, bias, state: dict, batchnorm: str, eps: float):
+    """W * gamma/sqrt(var + eps) per output, (b - mean) * that + beta, computed in float64."""
+    scale = state[f"{batchnorm}.weight"].astype(np.float64) / np.sqrt(
+        state[f"{batchnorm}.running_var"].astype(np.float64) + eps
+    )
+    base = np.zeros(weight.shape[0]) if bias is None else bias.astype(np.float64)
+    shift = (base - state[f"{batchnorm}.running_mean"]) * scale + state[f"{batchnorm}.bias"]
+    folded = weight.astype(np.float64) * scale.reshape(-1, *([1] * (weight.ndim - 1)))
+    return folded.astype(np.float32), shift.astype(np.float32)
+
+
+def _fused_weights(graph: nx.DiGraph, step: Step, state: dict):
+    weight, bias = state[f"{step.head}.weight"], state.get(f"{step.head}.bias")
+    if step.batchnorm:
+        eps = graph.nodes[step.batchnorm]["attrs"]["eps"]
+        weight, bias = fold_batchnorm(weight, bias, state, step.batchnorm, eps)
+    return weight, bias
+
+
+def choose_conv_algorithm(attrs: dict, in_channels: int, requested: str = "auto") -> str:
+    """pointwise (1x1 GEMM), depthwise, winograd (3x3 stride 1) or im2col (everything)."""
+    kernel, stride, dilation, groups = attrs["kernel"], attrs["stride"], attrs["dilation"], attrs["groups"]
+    out_channels = attrs["out_channels"]
+    winograd_fits = kernel == (3, 3) and stride == (1, 1) and dilation == (1, 1) and groups == 1
+    if requested == "winograd" and winograd_fits:
+        return "winograd"
+    if requested == "im2col":
+        return "im2col"
+    if kernel == (1, 1) and stride == (1, 1) and attrs["pads"] == (0, 0, 0, 0) and groups == 1:
+        return "pointwise"
+    if groups > 1 and groups == in_channels == out_channels:
+        return "depthwise"
+    if winograd_fits and min(in_channels, out_channels) >= WINOGRAD_MIN_CHANNELS and requested == "auto":
+        return "winograd"
+    return "im2col"
+
+
+class ConvLayer(Layer):
+    def __init__(self, graph: nx.DiGraph, step: Step, state: dict, algorithm: str = "auto"):
+        super().__init__(graph, step)
+        weight, bias = _fused_weights(graph, step, state)
+        self.bias = bias
+        self.algorithm = choose_conv_algorithm(self.attrs, self.in_shape[0], algorithm)
+        kh, kw = self.attrs["kernel"]
+        self.kind = f"conv {kh}x{kw} {self.algorithm}"
+        self.pads = self.attrs["pads"]
+        if self.algorithm == "winograd":
+            self.weight = winograd.pack_winograd_weight(weight)
+        elif self.algorithm == "depthwise":
+            self.weight = conv_kernels.pack_depthwise_weight(weight)
+        else:
+            self.weight = conv_kernels.pack_gemm_weight(weight, self.attrs["groups"])
+
+    def needs(self, batch: int) -> Needs:
+        out = (batch, *nhwc(self.out_shape))
+        channels, rows, columns = self.in_shape
+        top, bottom, left, right = self.pads
+        if self.algorithm == "winograd":
+            padded = winograd.winograd_padded_shape(batch, out[1], out[2], channels)
+            if padded == (batch, rows, columns, channels):
+                padded = None  # already whole tiles, no padding: read the input in place
+            return Needs(out, padded, winograd.winograd_workspace_size(out, channels))
+        padded = (batch, rows + top + bottom, columns + left + right, channels) if any(self.pads) else None
+        if self.algorithm == "im2col":
+            return Needs(out, padded, conv_kernels.im2col_workspace_size(self.weight.shape, out))
+        return Needs(out, padded)
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        x = inputs[0] if padded is None else conv_kernels.pad_nhwc(inputs[0], self.pads, padded)
+        residual = inputs[1] if self.step.shortcut else None
+        relu = self.step.relu
+        if self.algorithm == "winograd":
+            winograd.conv_winograd(x, self.weight, self.bias, out, workspace, relu, residual)
+        elif self.algorithm == "pointwise":
+            conv_kernels.conv_pointwise(x, self.weight, self.bias, out, relu, residual)
+        elif self.algorithm == "depthwise":
+            conv_kernels.conv_depthwise(
+                x, self.weight, self.bias, self.attrs["stride"], self.attrs["dilation"], out, relu, residual
+            )
+        else:
+            conv_kernels.conv_im2col(
+                x,
+                self.weight,
+                self.bias,
+                self.attrs["kernel"],
+                self.attrs["stride"],
+                self.attrs["dilation"],
+                out,
+                workspace,
+                relu,
+                residual,
+            )
+
+
+class FullyConnectedLayer(Layer):
+    kind = "fc"
+
+    def __init__(self, graph: nx.DiGraph, step: Step, state: dict):
+        super().__init__(graph, step)
+        # The (out, in) weight is used as stored: BLAS multiplies by its transpose without a copy.
+        self.weight, self.bias = _fused_weights(graph, step, state)
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        tensor_ops.fully_connected(inputs[0], self.weight, self.bias, self.step.relu, out)
+
+
+class PoolLayer(Layer):
+    def __init__(self, graph: nx.DiGraph, step: Step):
+        super().__init__(graph, step)
+        self.kind = step.op
+        channels, rows, columns = self.in_shape
+        kernel, stride, pads = self.attrs["kernel"], self.attrs["stride"], self.attrs["pads"]
+        out_rows, out_columns = self.out_shape[1:]
+        self.padded_size = (
+            tensor_ops.pool_padded_size(rows, kernel[0], stride[0], pads[0], pads[1], out_rows),
+            tensor_ops.pool_padded_size(columns, kernel[1], stride[1], pads[2], pads[3], out_columns),
+        )
+        self.needs_padding = self.padded_size != (rows, columns)
+        if step.op == "avgpool":
+            self.reciprocals = tensor_ops.avg_pool_reciprocals(
+                (rows, columns), kernel, stride, pads, (out_rows, out_columns), self.attrs["count_pad"]
+            )
+
+    def needs(self, batch: int) -> Needs:
+        padded = (batch, *self.padded_size, self.in_shape[0]) if self.needs_padding else None
+        return Needs((batch, *nhwc(self.out_shape)), padded)
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        kernel, stride, pads = self.attrs["kernel"], self.attrs["stride"], self.attrs["pads"]
+        fill = -np.inf if self.step.op == "maxpool" else 0.0
+        x = inputs[0] if padded is None else conv_kernels.pad_nhwc(inputs[0], pads, padded, fill)
+        if self.step.op == "maxpool":
+            tensor_ops.max_pool(x, kernel, stride, out)
+        else:
+            tensor_ops.avg_pool(x, kernel, stride, self.reciprocals, out)
+
+
+class BatchNormLayer(Layer):
+    """A batchnorm that could not be folded (its input is not a conv or fc read only by it)."""
+
+    kind = "batchnorm"
+    inplace = True
+
+    def __init__(self, graph: nx.DiGraph, step: Step, state: dict):
+        super().__init__(graph, step)
+        node = step.head
+        variance = state[f"{node}.running_var"].astype(np.float64)
+        scale = state[f"{node}.weight"] / np.sqrt(variance + self.attrs["eps"])
+        shift = state[f"{node}.bias"] - state[f"{node}.running_mean"] * scale
+        self.scale, self.shift = scale.astype(np.float32), shift.astype(np.float32)
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        tensor_ops.scale_shift(inputs[0], self.scale, self.shift, out)
+        if self.step.relu:
+            np.maximum(out, 0, out=out)
+
+
+class SimpleLayer(Layer):
+    """Ops whose kernel takes (input, out) or (inputs, out) and at most a few attributes."""
+
+    UNARY = {
+        "relu": tensor_ops.relu,
+        "tanh": tensor_ops.tanh,
+        "sigmoid": tensor_ops.sigmoid,
+        "softmax": tensor_ops.softmax,
+        "flatten": tensor_ops.flatten,
+        "globalavgpool": tensor_ops.global_avg_pool,
+        "globalmaxpool": tensor_ops.global_max_pool,
+        "adaptiveavgpool": tensor_ops.adaptive_avg_pool,
+    }
+    ELEMENTWISE = {"relu", "tanh", "sigmoid", "softmax", "leakyrelu", "lrn", "add"}
+
+    def __init__(self, graph: nx.DiGraph, step: Step):
+        super().__init__(graph, step)
+        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat"):
+            raise CnnUsageError(f"the numpy backend cannot run '{step.op}' ({step.head})")
+        self.kind = step.op
+        self.inplace = step.op in self.ELEMENTWISE
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        op, attrs = self.step.op, self.attrs
+        if op in self.UNARY:
+            self.UNARY[op](inputs[0], out)
+        elif op == "leakyrelu":
+            tensor_ops.leaky_relu(inputs[0], attrs["slope"], out)
+        elif op == "lrn":
+            size, alpha, beta, k = attrs["size"], attrs["alpha"], attrs["beta"], attrs["k"]
+            tensor_ops.local_response_norm(inputs[0], size, alpha, beta, k, out)
+        elif op == "add":
+            tensor_ops.add(inputs, out)
+        else:
+            tensor_ops.concat(inputs, out)
+        if self.step.relu:
+            np.maximum(out, 0, out=out)
+
+
+def build_layer(graph: nx.DiGraph, step: Step, state: dict, conv_algorithm: str = "auto") -> Layer:
+    if step.op == "conv":
+        return ConvLayer(graph, step, state, conv_algorithm)
+    if step.op == "fc":
+        return FullyConnectedLayer(graph, step, state)
+    if step.op in ("maxpool", "avgpool"):
+        return PoolLayer(graph, step)
+    if step.op == "batchnorm":
+        return BatchNormLayer(graph, step, state)
+    return SimpleLayer(graph, step)

@@ -1,0 +1,87 @@
+"""The step plan: which IR nodes run together as one step, in execution order.
+
+A conv or fc absorbs the batchnorm that alone reads it (folded into its weights at load), then
+a residual `add` whose other input is already computed, then a ReLU: each absorbed op saves a
+pass over memory. Dropout is the identity at inference and becomes an alias, not a step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of execution: `head` computes, the other nodes are fused into it."""
+
+    head: str
+    op: str
+    inputs: tuple[str, ...]  # values read: the head's inputs, then the fused add's shortcut
+    members: tuple[str, ...]  # the IR nodes it computes, head first; the last one names its output
+    batchnorm: str | None = None  # folded into a conv or fc
+    shortcut: str | None = None  # the other operand of a fused residual add
+    relu: bool = False
+
+    @property
+    def output(self) -> str:
+        return self.members[-1]
+
+
+# Ops whose step can end in a fused ReLU (they apply it to their output block in cache).
+_RELU_FUSABLE = {"conv", "fc", "add", "batchnorm"}
+
+
+def plan_steps(graph: nx.DiGraph, fuse: bool = True) -> tuple[list[Step], dict[str, str]]:
+    """The steps in execution order, and the value each node id stands for (fusion, dropout)."""
+    order = {node: index for index, node in enumerate(graph.nodes)}
+    consumers: dict[str, list[str]] = {node: [] for node in graph.nodes}
+    for node, data in graph.nodes(data=True):
+        for source in data["inputs"]:
+            consumers[source].append(node)
+    outputs = set(graph.graph["outputs"])
+
+    def sole_consumer(node: str) -> tuple[str, str] | None:
+        readers = consumers[node]
+        if len(readers) != 1 or node in outputs:
+            return None
+        return readers[0], graph.nodes[readers[0]]["op"]
+
+    value: dict[str, str] = {}
+    steps: list[Step] = []
+    covered: set[str] = set()
+    for node, data in graph.nodes(data=True):
+        if node in covered:
+            continue
+        op = data["op"]
+        inputs = tuple(value[source] for source in data["inputs"])
+        if op == "input":
+            value[node] = node
+            continue
+        if op == "dropout":
+            value[node] = inputs[0]
+            continue
+        members, batchnorm, shortcut, relu = [node], None, None, False
+        following = sole_consumer(node) if fuse else None
+        if following and following[1] == "batchnorm" and op in ("conv", "fc"):
+            batchnorm = following[0]
+            members.append(batchnorm)
+            following = sole_consumer(batchnorm)
+        if following and following[1] == "add" and op == "conv":
+            operands = graph.nodes[following[0]]["inputs"]
+            others = [source for source in operands if source != members[-1]]
+            # The shortcut must already exist when this step runs: computed by an earlier node.
+            if len(operands) == 2 and len(others) == 1 and order[others[0]] < order[node]:
+                shortcut = value[others[0]]
+                members.append(following[0])
+                following = sole_consumer(following[0])
+        if following and following[1] == "relu" and op in _RELU_FUSABLE:
+            relu = True
+            members.append(following[0])
+        extra = (shortcut,) if shortcut else ()
+        steps.append(Step(node, op, inputs + extra, tuple(members), batchnorm, shortcut, relu))
+        covered.update(members)
+        for member in members:
+            value[member] = members[-1]
+    return steps, value

@@ -1,0 +1,131 @@
+"""Parameters in PyTorch's state_dict layout: names and shapes from the IR, default init, files.
+
+Keys are `{node_id}.weight`, `{node_id}.bias` and batchnorm's running statistics, exactly as the
+torch backend's module names them, so weights move between the two backends (and files) as is.
+Files are .safetensors or .npz (read with allow_pickle=False): nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from cnndsl.errors import CnnUsageError
+
+BATCHNORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def parameter_shapes(graph: nx.DiGraph) -> dict[str, tuple[int, ...]]:
+    """Every state_dict key and its shape, in the order PyTorch's state_dict lists them."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for node, data in graph.nodes(data=True):
+        attrs = data["attrs"]
+        if data["op"] == "conv":
+            in_channels = graph.nodes[data["inputs"][0]]["shape"][0]
+            out_channels = attrs["out_channels"]
+            shapes[f"{node}.weight"] = (out_channels, in_channels // attrs["groups"], *attrs["kernel"])
+            if attrs["bias"] is not False:
+                shapes[f"{node}.bias"] = (out_channels,)
+        elif data["op"] == "fc":
+            in_features = graph.nodes[data["inputs"][0]]["shape"][0]
+            shapes[f"{node}.weight"] = (attrs["out_features"], in_features)
+            if attrs["bias"]:
+                shapes[f"{node}.bias"] = (attrs["out_features"],)
+        elif data["op"] == "batchnorm":
+            channels = data["shape"][0]
+            for name in ("weight", "bias", "running_mean", "running_var"):
+                shapes[f"{node}.{name}"] = (channels,)
+            shapes[f"{node}.num_batches_tracked"] = ()
+    return shapes
+
+
+def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.ndarray]:
+    """PyTorch's default initialisation (same distributions, not the same random numbers).
+
+    Conv and fc weights and biases are uniform in +-1/sqrt(fan_in) (kaiming_uniform with a=sqrt(5)
+    works out to that bound); batchnorm starts as the identity. Literal weights and biases
+    written in the source are used as given.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = parameter_shapes(graph)
+    state: dict[str, np.ndarray] = {}
+    for node, data in graph.nodes(data=True):
+        attrs = data["attrs"]
+        if data["op"] in ("conv", "fc"):
+            weight_shape = shapes[f"{node}.weight"]
+            bound = 1.0 / math.sqrt(math.prod(weight_shape[1:]))
+            literal = attrs.get("weights")
+            if literal is not None:
+                weight = np.array(literal.values, dtype=np.float32).reshape(weight_shape)
+            else:
+                weight = rng.uniform(-bound, bound, weight_shape).astype(np.float32)
+            state[f"{node}.weight"] = weight
+            bias = attrs["bias"]
+            if isinstance(bias, tuple):
+                state[f"{node}.bias"] = np.array(bias, dtype=np.float32)
+            elif bias:
+                state[f"{node}.bias"] = rng.uniform(-bound, bound, weight_shape[0]).astype(np.float32)
+        elif data["op"] == "batchnorm":
+            channels = data["shape"][0]
+            state[f"{node}.weight"] = np.ones(channels, np.float32)
+            state[f"{node}.bias"] = np.zeros(channels, np.float32)
+            state[f"{node}.running_mean"] = np.zeros(channels, np.float32)
+            state[f"{node}.running_var"] = np.ones(channels, np.float32)
+            state[f"{node}.num_batches_tracked"] = np.zeros((), np.int64)
+    return state
+
+
+def checked_state(
+    expected: dict[str, tuple[int, ...]], given: dict[str, np.ndarray], origin: str = "the weights"
+) -> dict[str, np.ndarray]:
+    """`given` converted to our dtypes, or a CnnUsageError naming the first key that does not fit."""
+    for key, shape in expected.items():
+        if key not in given:
+            raise CnnUsageError(f"{origin} lack '{key}' (expected shape {_shape_text(shape)})")
+        found = tuple(np.shape(given[key]))
+        if found != shape:
+            raise CnnUsageError(
+                f"{origin} give '{key}' the shape {_shape_text(found)}, but the network needs "
+                f"{_shape_text(shape)}"
+            )
+    for key in given:
+        if key not in expected:
+            raise CnnUsageError(f"{origin} have the key '{key}', which this network does not use")
+    state = {}
+    for key in expected:
+        value = np.asarray(given[key])
+        if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+            raise CnnUsageError(f"{origin} give '{key}' the dtype {value.dtype}; expected numbers")
+        dtype = np.int64 if key.endswith(".num_batches_tracked") else np.float32
+        state[key] = np.array(value, dtype=dtype)
+    return state
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def read_weights(path: str | Path) -> dict[str, np.ndarray]:
+    """A state dict from .safetensors or .npz (never pickle), or a CnnUsageError saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise CnnUsageError(f"no such weights file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        from cnndsl.plugins import require_module
+
+        safetensors_numpy = require_module("safetensors.numpy", "numpy")
+        try:
+            return dict(safetensors_numpy.load_file(str(path)))
+        except Exception as error:  # safetensors raises its own error types (and OSError, ValueError)
+            raise CnnUsageError(f"cannot read {path} as safetensors: {error}") from None
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                return {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError) as error:
+            raise CnnUsageError(f"cannot read {path} as .npz (pickled arrays are refused): {error}") from None
+    raise CnnUsageError(f"weights must be a .safetensors or .npz file, found '{path.name}'")

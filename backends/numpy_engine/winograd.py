@@ -1,0 +1,157 @@
+"""Winograd F(2x2, 3x3) convolution on NHWC float32 arrays (3x3, stride 1, dilation 1, no groups).
+
+Each 4x4 input tile gives a 2x2 output tile with 16 multiplies per channel pair instead of 36:
+V = Bt d B per tile, M = V U as 16 GEMMs (U = G g Gt, packed once), Y = At M A. The transforms
+are additions over strided tile views, vectorised across every tile and channel of a chunk.
+Like conv_kernels.py, this module needs only numpy, so codegen.py can copy it verbatim.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conv_kernels import reshape_view
+
+# Larger than im2col's chunks: each chunk streams the whole transformed filter U (16*C*O floats)
+# through the GEMMs, so fewer, bigger chunks pay off once U outgrows the cache.
+WINOGRAD_CHUNK_BYTES = 1 << 22
+
+
+def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
+    """(out, in, 3, 3) -> U = G g Gt as (16, in, out), computed in float64 once at load."""
+    transform = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+    filters = weight.astype(np.float64)
+    rows = np.tensordot(transform, filters, axes=(1, 2))  # (4, out, in, 3)
+    tiles = np.tensordot(rows, transform, axes=(3, 1))  # (4, out, in, 4)
+    packed = tiles.transpose(0, 3, 2, 1).reshape(16, filters.shape[1], filters.shape[0])
+    return np.ascontiguousarray(packed, dtype=np.float32)
+
+
+def winograd_tiles(out_rows: int, out_columns: int) -> tuple[int, int]:
+    return (out_rows + 1) // 2, (out_columns + 1) // 2
+
+
+def winograd_padded_shape(images: int, out_rows: int, out_columns: int, channels: int) -> tuple:
+    """The padded input covers whole 4x4 tiles, even where the last output row or column is odd."""
+    tile_rows, tile_columns = winograd_tiles(out_rows, out_columns)
+    return (images, 2 * tile_rows + 2, 2 * tile_columns + 2, channels)
+
+
+def _tile_row_elements(tile_columns: int, channels: int, out_channels: int, odd: bool) -> int:
+    padded_columns = 2 * tile_columns + 2
+    elements = tile_columns * (16 * channels + 17 * out_channels) + 4 * padded_columns * channels
+    return elements + (4 * tile_columns * out_channels if odd else 0)
+
+
+def winograd_workspace_size(out_shape: tuple, channels: int, budget: int = WINOGRAD_CHUNK_BYTES) -> int:
+    images, out_rows, out_columns, out_channels = out_shape
+    tile_rows, tile_columns = winograd_tiles(out_rows, out_columns)
+    odd = out_rows % 2 == 1 or out_columns % 2 == 1
+    row_elements = _tile_row_elements(tile_columns, channels, out_channels, odd)
+    return max(
+        (last - first) * (end - start) * row_elements
+        for first, last, start, end in _tile_chunks(images, tile_rows, 4 * row_elements, budget)
+    )
+
+
+def _tile_chunks(images: int, rows: int, row_bytes: int, budget: int):
+    rows_per_chunk = max(1, budget // max(1, row_bytes))
+    if rows_per_chunk >= rows:
+        step = rows_per_chunk // rows
+        for first in range(0, images, step):
+            yield first, min(images, first + step), 0, rows
+        return
+    for image in range(images):
+        for first in range(0, rows, rows_per_chunk):
+            yield image, image + 1, first, min(rows, first + rows_per_chunk)
+
+
+class _Carver:
+    """Hands out consecutive pieces of a flat workspace as arrays of the requested shapes."""
+
+    def __init__(self, workspace: np.ndarray):
+        self.workspace = workspace
+        self.used = 0
+
+    def __call__(self, shape: tuple) -> np.ndarray:
+        size = int(np.prod(shape))
+        piece = self.workspace[self.used : self.used + size].reshape(shape)
+        self.used += size
+        return piece
+
+
+def _input_transform(d0, d1, d2, d3, out0, out1, out2, out3) -> None:
+    """Rows (or columns) of Bt d: [d0 - d2, d1 + d2, d2 - d1, d1 - d3]."""
+    np.subtract(d0, d2, out=out0)
+    np.add(d1, d2, out=out1)
+    np.subtract(d2, d1, out=out2)
+    np.subtract(d1, d3, out=out3)
+
+
+def _output_transform(m0, m1, m2, m3, scratch, out0, out1) -> None:
+    """At m: [m0 + m1 + m2, m1 - m2 - m3], overwriting m1 on the way (no other temporaries)."""
+    np.subtract(m1, m2, out=scratch)
+    np.add(m1, m2, out=m1)
+    np.add(m0, m1, out=out0)
+    np.subtract(scratch, m3, out=out1)
+
+
+def conv_winograd(
+    x: np.ndarray,
+    transformed: np.ndarray,
+    bias,
+    out: np.ndarray,
+    workspace: np.ndarray,
+    relu: bool = False,
+    residual=None,
+    budget: int = WINOGRAD_CHUNK_BYTES,
+) -> np.ndarray:
+    """x: the input padded to `winograd_padded_shape`; transformed: `pack_winograd_weight`'s U."""
+    images, out_rows, out_columns, out_channels = out.shape
+    channels = x.shape[3]
+    tile_rows, tile_columns = winograd_tiles(out_rows, out_columns)
+    padded_columns = 2 * tile_columns + 2
+    odd = out_rows % 2 == 1 or out_columns % 2 == 1
+    row_elements = _tile_row_elements(tile_columns, channels, out_channels, odd)
+    for first, last, start, end in _tile_chunks(images, tile_rows, 4 * row_elements, budget):
+        count, rows = last - first, end - start
+        tiles = count * rows * tile_columns
+        carve = _Carver(workspace)
+        v = carve((4, 4, count, rows, tile_columns, channels))
+        m = carve((4, 4, count, rows, tile_columns, out_channels))
+        row_sums = carve((4, count, rows, padded_columns, channels))
+        scratch = carve((count, rows, tile_columns, out_channels))
+
+        source = x[first:last]
+        taps = [source[:, 2 * start + i : 2 * end + i : 2] for i in range(4)]
+        _input_transform(*taps, *row_sums)
+        for a in range(4):
+            columns = [row_sums[a][:, :, j : j + 2 * tile_columns : 2] for j in range(4)]
+            _input_transform(*columns, *v[a])
+        np.matmul(v.reshape(16, tiles, channels), transformed, out=m.reshape(16, tiles, out_channels))
+        if bias is not None:
+            # m[1][1] enters all four outputs of a tile with weight +1: one add instead of four.
+            np.add(m[1, 1], bias, out=m[1, 1])
+
+        if odd:
+            tile_out = carve((count, rows, 2, tile_columns, 2, out_channels))
+        else:
+            target = out[first:last, 2 * start : 2 * end]
+            tile_out = reshape_view(target, (count, rows, 2, tile_columns, 2, out_channels))
+        for j in range(4):
+            _output_transform(m[0, j], m[1, j], m[2, j], m[3, j], scratch, m[0, j], m[3, j])
+        for r, sums in enumerate((m[0], m[3])):
+            _output_transform(*sums, scratch, tile_out[:, :, r, :, 0], tile_out[:, :, r, :, 1])
+
+        top, bottom = 2 * start, min(out_rows, 2 * end)
+        block = out[first:last, top:bottom]
+        if odd:
+            block[...] = tile_out.reshape(count, 2 * rows, 2 * tile_columns, out_channels)[
+                :, : bottom - top, :out_columns
+            ]
+        shortcut = None if residual is None else residual[first:last, top:bottom]
+        if shortcut is not None:
+            np.add(block, shortcut, out=block)
+        if relu:
+            np.maximum(block, 0, out=block)
+    return out
