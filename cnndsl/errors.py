@@ -85,4 +85,19 @@ class DiagnosticSink:
 
     def raise_if_any(self) -> None:
         if self.diagnostics:
-            raise CnnError(self.diagnostics)
+            raise CnnError(in_source_order(self.diagnostics))
+
+
+def in_source_order(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Diagnostics file by file (in the order files first appear), each file's top to bottom."""
+    files: dict[int, int] = {}
+    for diagnostic in diagnostics:
+        if diagnostic.span is not None:
+            files.setdefault(id(diagnostic.span.source), len(files))
+
+    def key(diagnostic: Diagnostic) -> tuple[int, int]:
+        if diagnostic.span is None:
+            return (-1, 0)
+        return (files[id(diagnostic.span.source)], diagnostic.span.start)
+
+    return sorted(diagnostics, key=key)

@@ -63,10 +63,11 @@ class _BracketNewlines:
             elif token.type in ("RPAR", "RSQB"):
                 depth = max(depth - 1, 0)
                 nesting = max(nesting - 1, 0)
-            elif token.type == "LBRACE":
-                nesting += 1
-            elif token.type == "RBRACE":
-                nesting = max(nesting - 1, 0)
+            elif token.type in ("LBRACE", "RBRACE"):
+                nesting = max(nesting + (1 if token.type == "LBRACE" else -1), 0)
+                # Braces never occur inside () or []: a bracket left open by mistake ends here, and
+                # later newlines end statements again instead of being swallowed.
+                depth = 0
             elif token.type == "_NL" and depth:
                 continue
             if nesting > MAX_NESTING:
@@ -282,6 +283,29 @@ def _with_label(statement: st.Statement, label: str) -> st.Statement:
     return replace(statement, label=label)
 
 
+def _close_brackets(interactive: Any, token: Token, source: SourceFile) -> None:
+    """Recover from a bracket left open: close it, so that one slip makes one error.
+
+    A token that starts its line, met inside () or [], means a bracket above was never closed
+    (the newline was taken for a continuation): close the brackets and feed the token again.
+    A `}` elsewhere is taken for a mistyped `)` and dropped once the brackets are closed.
+    """
+    line_start = source.text.rfind("\n", 0, token.start_pos) + 1
+    starts_line = not source.text[line_start : token.start_pos].strip()
+    if not (starts_line or token.type == "RBRACE"):
+        return
+    closed = False
+    for _ in range(MAX_NESTING):
+        accepts = interactive.accepts()
+        closer = "RPAR" if "RPAR" in accepts else "RSQB" if "RSQB" in accepts else None
+        if closer is None:
+            break
+        interactive.feed_token(Token(closer, ")" if closer == "RPAR" else "]"))
+        closed = True
+    if closed and starts_line and token.type in interactive.accepts():
+        interactive.feed_token(token)
+
+
 def parse(source: SourceFile) -> st.Module:
     """Parse one file into its syntax tree, or raise CnnSyntaxError listing what was wrong."""
     parser = _lark()
@@ -291,14 +315,17 @@ def parse(source: SourceFile) -> st.Module:
     def recover(error: UnexpectedInput) -> bool:
         # Report one error per line and resume at the next token: independent mistakes on
         # later lines are reported together instead of one per run.
+        token = getattr(error, "token", None)
+        at_end = token is not None and token.type == "$END"
         diagnostic = _syntax_diagnostic(parser, source, error)
         line = diagnostic.span.line if diagnostic.span else 0
-        at_end = getattr(error, "token", None) is not None and error.token.type == "$END"
         if line not in reported_lines and not (at_end and diagnostics):
             reported_lines.add(line)
             diagnostics.append(diagnostic)
-        token = getattr(error, "token", None)
-        return len(diagnostics) < MAX_SYNTAX_ERRORS and token is not None and token.type != "$END"
+            if isinstance(error, UnexpectedToken) and not at_end:
+                _close_brackets(error.interactive_parser, token, source)
+        # Lark skips the unexpected character or token and goes on; at the end there is nothing to skip.
+        return len(diagnostics) < MAX_SYNTAX_ERRORS and not at_end
 
     try:
         tree = parser.parse(source.text, on_error=recover)
