@@ -24,7 +24,7 @@ def _symmetric(pads) -> bool:
 def torch_reference(model: cnndsl.Model, state: dict, x: np.ndarray) -> np.ndarray:
     """The model's output computed with torch.nn.functional in float32, eval mode."""
     graph = model.graph
-    tensors = {key: torch.from_numpy(np.asarray(value)) for key, value in state.items()}
+    tensors = {key: torch.from_numpy(np.array(value)) for key, value in state.items()}
     values = {}
     for node, data in graph.nodes(data=True):
         op, attrs = data["op"], data["attrs"]
@@ -118,3 +118,142 @@ def assert_matches(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-4)
     scale = max(float(np.abs(expected).max()), 1e-30)
     error = float(np.abs(actual - expected).max()) / scale
     assert error <= rtol, f"max error {error:.2e} of the output scale {scale:.3g}"
+
+
+def run_both(source: str, batch: int = 2, seed: int = 0, **options) -> tuple[np.ndarray, np.ndarray]:
+    """(numpy output, torch output) for a network given as .cnn text, batchnorm randomised."""
+    model = cnndsl.loads(source)
+    rng = np.random.default_rng(seed)
+    net = model.build("numpy", seed=seed, **options)
+    state = randomise_batchnorm(net.state_dict(), rng)
+    net.load_state_dict(state)
+    x = rng.standard_normal((batch, *model.input_shape)).astype(np.float32)
+    return net(x), torch_reference(model, state, x)
+
+
+def network(*lines: str) -> str:
+    return "network probe {\n" + "\n".join(f"    {line}" for line in lines) + "\n}\n"
+
+
+OP_CASES = {
+    "maxpool ceil, padded": ["input 3x9x10", "maxpool 3x3 stride=2 pad=1 ceil=true"],
+    "maxpool asymmetric pad": ["input 2x8x7", "maxpool 3x2 stride=2 pad=(1, 0, 0, 1)"],
+    "avgpool ceil counts pad": ["input 3x9x10", "avgpool 3x3 stride=2 pad=1 ceil=true"],
+    "avgpool ceil excludes pad": ["input 3x9x10", "avgpool 3x3 stride=2 pad=1 ceil=true count_pad=false"],
+    "avgpool 2x3 stride 1x2": ["input 2x7x9", "avgpool (2, 3) stride=(1, 2)"],
+    "avgpool asymmetric pad": ["input 2x8x7", "avgpool 3x2 stride=2 pad=(1, 0, 0, 1) ceil=true"],
+    "globalavgpool": ["input 5x7x6", "globalavgpool", "flatten"],
+    "globalmaxpool": ["input 5x7x6", "globalmaxpool"],
+    "adaptiveavgpool uneven bins": ["input 3x7x5", "adaptiveavgpool (3, 2)"],
+    "adaptiveavgpool upsampling": ["input 3x2x3", "adaptiveavgpool 5x4"],
+    "lrn odd window": ["input 7x4x5", "lrn 5 alpha=0.01 beta=0.75 k=2"],
+    "lrn even window": ["input 7x4x5", "lrn 4 alpha=0.1 beta=0.5"],
+    "activations": ["input 4x5x5", "leakyrelu 0.2", "tanh", "sigmoid"],
+    "softmax over channels": ["input 6x3x3", "softmax"],
+    "batchnorm after pool": ["input 4x8x8", "maxpool 2", "batchnorm eps=0.001", "relu"],
+    "fc with batchnorm folded": ["input 3x4x4", "flatten", "fc 10; batchnorm; relu", "dropout 0.3", "fc 4"],
+    "fc without bias": ["input 12", "fc 5 bias=false", "sigmoid"],
+    "conv literal weights and bias": [
+        "input 1x5x5",
+        "conv 2 (1, 2) weights=[[[[1, -2]]], [[[0.5, 3]]]] bias=[0.25, -1]",
+    ],
+    "depthwise": ["input 6x9x8", "conv 6 3x3 pad=1 groups=6", "relu"],
+    "grouped dilated strided": ["input 6x13x11", "conv 9 (3, 2) stride=(2, 1) dilation=(2, 3) groups=3"],
+    "residual identity": ["input 8x6x6", "residual { conv 8 3x3 pad=1; batchnorm; relu; conv 8 3x3 pad=1 }"],
+    "residual projection": [
+        "input 4x7x7",
+        "residual { conv 8 3x3 stride=2 pad=1; batchnorm } shortcut { conv 8 1x1 stride=2; batchnorm }",
+        "relu",
+    ],
+    "concat": ["input 4x6x6", "concat { branch { conv 3 1x1 } branch { maxpool 3x3 stride=1 pad=1 } }"],
+}
+
+
+@pytest.mark.parametrize("lines", OP_CASES.values(), ids=OP_CASES.keys())
+def test_every_op_matches_torch(lines):
+    actual, expected = run_both(network(*lines))
+    assert_matches(actual, expected)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd", "auto"])
+@pytest.mark.parametrize(
+    "conv",
+    [
+        "conv 5 3x3 pad=1",  # odd 9x11 output: Winograd's partial last tiles
+        "conv 5 3x3",
+        "conv 5 3x3 pad=(2, 0, 1, 3)",
+        "conv 4 3x3 pad=1 stride=2",  # not Winograd-shaped: every choice falls back to im2col
+        "conv 6 1x1",
+        "conv 6 1x1 stride=2 pad=1",
+    ],
+)
+def test_every_conv_algorithm_matches_torch(conv, algorithm):
+    actual, expected = run_both(network("input 3x9x11", f"{conv}; batchnorm; relu"), conv_algorithm=algorithm)
+    assert_matches(actual, expected)
+
+
+def test_winograd_and_pointwise_are_chosen_where_they_apply():
+    convs = ["conv 128 3x3 pad=1", "conv 32 1x1", "conv 32 3x3 pad=1", "conv 32 3x3 stride=2"]
+    source = network("input 128x8x8", *convs)
+    kinds = list(cnndsl.loads(source).build("numpy").algorithms().values())
+    assert kinds == ["conv 3x3 winograd", "conv 1x1 pointwise", "conv 3x3 im2col", "conv 3x3 im2col"]
+
+
+def test_wide_conv_in_many_chunks_matches_torch():
+    """Enough pixels that im2col and Winograd each split the image into several chunks."""
+    source = network("input 16x80x70", "conv 96 3x3 pad=1; relu", "conv 96 3x3 pad=1 stride=2")
+    for algorithm in ("im2col", "winograd"):
+        actual, expected = run_both(source, batch=1, conv_algorithm=algorithm)
+        assert_matches(actual, expected)
+
+
+# ----- hypothesis: small random networks ------------------------------------------------------
+@st.composite
+def random_networks(draw) -> str:
+    channels = draw(st.integers(1, 6))
+    height, width = draw(st.integers(4, 12)), draw(st.integers(4, 12))
+    lines = [f"input {channels}x{height}x{width}"]
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat"]))
+        kh, kw = draw(st.integers(1, min(3, height))), draw(st.integers(1, min(3, width)))
+        stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        if kind == "conv":
+            dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+            pad = draw(st.sampled_from(["same", "valid", "1", "(0, 1, 2, 0)"]))
+            divisors = [g for g in range(1, channels + 1) if channels % g == 0]
+            groups = draw(st.sampled_from(divisors))
+            out = groups * draw(st.integers(1, 3))
+            if draw(st.booleans()):  # Winograd's shape: 3x3, stride 1, dilation 1, no groups
+                kh = kw = 3
+                stride = dilation = (1, 1)
+                groups, out = 1, draw(st.integers(1, 4))
+            line = f"conv {out} ({kh}, {kw}) stride=({stride[0]}, {stride[1]}) pad={pad} groups={groups}"
+            line += f" dilation=({dilation[0]}, {dilation[1]})"
+            tail = draw(st.sampled_from(["", "; relu", "; batchnorm", "; batchnorm; relu"]))
+            lines.append(line + tail)
+        elif kind in ("maxpool", "avgpool"):
+            pad = draw(st.integers(0, min(kh, kw) // 2))
+            ceil = draw(st.booleans())
+            line = f"{kind} ({kh}, {kw}) stride=({stride[0]}, {stride[1]}) pad={pad} ceil={str(ceil).lower()}"
+            if kind == "avgpool":
+                line += f" count_pad={str(draw(st.booleans())).lower()}"
+            lines.append(line)
+        elif kind == "residual":
+            lines.append(f"residual {{ conv {channels} 3x3 pad=same; batchnorm; relu; conv {channels} 1x1 }}")
+        else:
+            lines.append(f"concat {{ branch {{ conv 2 ({kh}, {kw}) pad=same }} branch {{ relu }} }}")
+        try:
+            model = cnndsl.loads(network(*lines))
+        except cnndsl.CnnError:
+            lines.pop()  # an unfitting window: leave it out and keep the network valid
+            continue
+        channels, height, width = model.output_shape
+    lines.append(draw(st.sampled_from(["relu", "globalavgpool", "softmax", "flatten"])))
+    return network(*lines)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_networks(), st.sampled_from(["auto", "im2col", "winograd"]), st.integers(0, 99))
+def test_random_networks_match_torch(source, algorithm, seed):
+    actual, expected = run_both(source, batch=2, seed=seed, conv_algorithm=algorithm)
+    assert_matches(actual, expected)

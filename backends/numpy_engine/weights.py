@@ -61,13 +61,13 @@ def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.nd
             if literal is not None:
                 weight = np.array(literal.values, dtype=np.float32).reshape(weight_shape)
             else:
-                weight = rng.uniform(-bound, bound, weight_shape).astype(np.float32)
+                weight = _uniform(rng, bound, weight_shape)
             state[f"{node}.weight"] = weight
             bias = attrs["bias"]
             if isinstance(bias, tuple):
                 state[f"{node}.bias"] = np.array(bias, dtype=np.float32)
             elif bias:
-                state[f"{node}.bias"] = rng.uniform(-bound, bound, weight_shape[0]).astype(np.float32)
+                state[f"{node}.bias"] = _uniform(rng, bound, (weight_shape[0],))
         elif data["op"] == "batchnorm":
             channels = data["shape"][0]
             state[f"{node}.weight"] = np.ones(channels, np.float32)
@@ -76,6 +76,14 @@ def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.nd
             state[f"{node}.running_var"] = np.ones(channels, np.float32)
             state[f"{node}.num_batches_tracked"] = np.zeros((), np.int64)
     return state
+
+
+def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform in [-bound, bound), drawn directly in float32 (VGG-16's 138M weights: 0.5 s, not 3)."""
+    values = rng.random(shape, dtype=np.float32)
+    values *= np.float32(2 * bound)
+    values -= np.float32(bound)
+    return values
 
 
 def checked_state(
