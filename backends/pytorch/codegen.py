@@ -73,7 +73,9 @@ class _SourceComments:
         while common < min(len(frames), len(self.frames)) and frames[common] == self.frames[common]:
             common += 1
         for frame, _ in frames[common:]:
-            comments.append(Comment(f"{frame.signature}, called at {frame.span.source.name}:{frame.span.line}"))
+            comments.append(
+                Comment(f"{frame.signature}, called at {frame.span.source.name}:{frame.span.line}")
+            )
             self.line = None
         self.frames = frames
         return comments
@@ -108,7 +110,13 @@ def _description(model: Model) -> list[str]:
     # Rejoin wrapped prose into paragraphs; indented lines (commands, tables) stay as they are.
     paragraphs: list[str] = []
     for text in lines:
-        if paragraphs and paragraphs[-1] and text and not text[0].isspace() and not paragraphs[-1][0].isspace():
+        if (
+            paragraphs
+            and paragraphs[-1]
+            and text
+            and not text[0].isspace()
+            and not paragraphs[-1][0].isspace()
+        ):
             paragraphs[-1] += " " + text
         else:
             paragraphs.append(text)

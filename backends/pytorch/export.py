@@ -41,7 +41,9 @@ def export_onnx(module: Any, model: Model, path: Path) -> None:
 
     size = sum(p.numel() * p.element_size() for p in module.parameters())
     if size >= PROTOBUF_LIMIT:
-        raise CnnUsageError(f"{model.name} has {size / 2**30:.1f} GiB of weights; one ONNX file holds at most 2 GiB")
+        raise CnnUsageError(
+            f"{model.name} has {size / 2**30:.1f} GiB of weights; one ONNX file holds at most 2 GiB"
+        )
     module.eval()
     example = torch.randn(2, *model.input_shape)
     batch = torch.export.Dim("batch")

@@ -213,7 +213,9 @@ def statements(node: Node, module: str, inputs: list[str], out: str) -> list[Sta
             return [Statement(out, Raw(other), "+=") for other in inputs[1:]]
         return [Statement(out, Raw(" + ".join(inputs)))]
     if op == "concat":
-        return [Statement(out, Call("torch.cat", (Seq(tuple(Raw(v) for v in inputs)), Keyword("dim", Raw("1")))))]
+        return [
+            Statement(out, Call("torch.cat", (Seq(tuple(Raw(v) for v in inputs)), Keyword("dim", Raw("1")))))
+        ]
     explicit = op in ("conv", "maxpool", "avgpool") and not symmetric(a["pads"])
     if not explicit:
         return [Statement(out, Call(module, (source,)))]

@@ -72,7 +72,11 @@ def _section_tokens(lines: list) -> list[Any]:
 
 
 def _fixed_tokens(plan: codegen.Plan) -> list[Any]:
-    return _section_tokens(plan.constants) + _section_tokens(plan.class_attributes) + _section_tokens(plan.forward)
+    return (
+        _section_tokens(plan.constants)
+        + _section_tokens(plan.class_attributes)
+        + _section_tokens(plan.forward)
+    )
 
 
 def _owned(base: codegen.Plan, variants: list[codegen.Plan], values: tuple) -> set[int] | None:
@@ -157,7 +161,9 @@ def parameterized_plan(model: Model, logits: bool = False) -> codegen.Plan:
     for name, value in candidates.items():
         probes = _probe_values(value)
         try:
-            variants = [codegen.plan(_elaborate(model, {**bound, name: v}, input_shape), logits) for v in probes]
+            variants = [
+                codegen.plan(_elaborate(model, {**bound, name: v}, input_shape), logits) for v in probes
+            ]
         except CnnError:
             continue  # the network does not accept other values (groups must divide, ...)
         owned = _owned(base, variants, (value, *probes))
@@ -168,4 +174,3 @@ def parameterized_plan(model: Model, logits: bool = False) -> codegen.Plan:
         base.init = _substitute(base.init, names)
         base.parameters = arguments
     return base
-

@@ -33,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compile", help="write a network as a standalone module for a backend (or export it)"
     )
     add_network_options(parser)
-    parser.add_argument("--backend", "-b", default="torch", help="backend plugin to compile for (default: torch)")
+    parser.add_argument(
+        "--backend", "-b", default="torch", help="backend plugin to compile for (default: torch)"
+    )
     parser.add_argument(
         "--output", "-o", metavar="PATH", help="file or folder to write (default: ./NETWORK.py); - for stdout"
     )
@@ -147,7 +149,9 @@ def refuse_unsafe(path: Path, model: Model, force: bool) -> None:
     except OSError as error:
         raise CnnUsageError(f"cannot read {path} to check it before overwriting: {error.strerror}") from None
     if GENERATED_MARKER not in head:
-        raise CnnUsageError(f"refusing to overwrite {path}: cnndsl did not generate it (use --force to overwrite)")
+        raise CnnUsageError(
+            f"refusing to overwrite {path}: cnndsl did not generate it (use --force to overwrite)"
+        )
 
 
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
