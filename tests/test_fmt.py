@@ -9,12 +9,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import ARCHITECTURES, EXAMPLES, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnndsl.formatter import format_text
 from cnndsl.loader import load
-from tests.conftest import ARCHITECTURES, EXAMPLES, run_cli
 
 SOURCES = sorted([*ARCHITECTURES.glob("*.cnn"), *EXAMPLES.glob("*.cnn")])
 NETWORK_FILES = [p for p in sorted(ARCHITECTURES.glob("*.cnn")) if p.name != "resnet_blocks.cnn"]

@@ -8,11 +8,11 @@ import subprocess
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from conftest import run_cli
 
 import cnndsl
 from cnndsl.graph_render import to_dot, to_mermaid
 from cnndsl.graph_view import build_view
-from tests.conftest import run_cli
 
 HAS_DOT = shutil.which("dot") is not None
 needs_graphviz = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot is not installed")

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ARCHITECTURES, EXAMPLES, ROOT
 from pygments.lexers import get_lexer_by_name, get_lexer_for_filename
 from pygments.token import Comment, Error, Keyword, Name, Number, Operator, String
 
 from cnndsl.highlight import CnnLexer, textmate_grammar, textmate_json
 from cnndsl.ops import LAYER_KINDS
-from tests.conftest import ARCHITECTURES, EXAMPLES, ROOT
 
 SOURCES = sorted([*ARCHITECTURES.glob("*.cnn"), *EXAMPLES.glob("*.cnn")])
 TEXTMATE_FILE = ROOT / "editors" / "cnn.tmLanguage.json"
