@@ -95,7 +95,7 @@ class _Elaborator:
     def __init__(self, program: Program):
         self.program = program
         self.graph = nx.DiGraph()
-        self.sink = DiagnosticSink()
+        self.sink = DiagnosticSink(list(program.problems))
         self.depth = 0  # bodies currently being elaborated, one inside the other
         self.bodies = 0  # bodies elaborated so far, to bound unrolling
 
@@ -124,7 +124,7 @@ class _Elaborator:
         argument_spans: Mapping[str, Span] | None = None,
     ) -> str:
         if self.graph.number_of_nodes() >= MAX_OPS:
-            raise CnnShapeError(f"the network has more than {MAX_OPS:,} ops; refusing to unroll further", span)
+            raise CnnShapeError(f"the network has more than {MAX_OPS:,} ops; refusing to unroll further", span)  # noqa: E501
         self.graph.add_node(
             node_id,
             op=op.kind,
@@ -151,7 +151,7 @@ class _Elaborator:
             return x
         # Reported here rather than raised, so the chain names the block this body belongs to.
         if self.bodies > MAX_UNROLLED_BODIES:
-            message = f"unrolling this elaborates more than {MAX_UNROLLED_BODIES:,} bodies; refusing to go on"
+            message = f"unrolling elaborates a body more than {MAX_UNROLLED_BODIES:,} times; refusing to go on"
             self.report(CnnShapeError(message, statements[0].span), frame)
             return None
         if self.depth >= MAX_DEPTH:
@@ -273,7 +273,7 @@ class _Elaborator:
 
     def layer(self, op: ops.OpDef, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
         attrs, spans = self.bind_layer_arguments(op, layer, frame)
-        name = scope.name(layer.label, op.kind, layer.span)
+        name = scope.name(layer.label, op.kind, _label_span(layer))
         if x is None:
             return None
         return self.add_node(op, attrs, [x], scope.qualified(name), scope, layer.span, frame, spans)
@@ -297,10 +297,11 @@ class _Elaborator:
         if call.times is not None:
             times = self.repetitions(call.times, frame)
         inner_frame = _Frame(env, (CallFrame(signature, call.span), *frame.chain), (*frame.active, call.block))
-        outer = scope.child(scope.claim(call.label, call.span)) if call.label and call.times is not None else scope
+        repeated = call.label and call.times is not None
+        outer = scope.child(scope.claim(call.label, _label_span(call))) if repeated else scope
         for index in range(times):
             label = call.label if call.times is None else None
-            block_scope = outer.child(outer.name(label, call.block, call.span))
+            block_scope = outer.child(outer.name(label, call.block, _label_span(call)))
             before = self._progress()
             x = self.body(definition.body, x, block_scope, inner_frame)
             if index == 0 and call.times is not None:
@@ -323,7 +324,7 @@ class _Elaborator:
             )
         if bodies_total > MAX_UNROLLED_BODIES:
             raise CnnShapeError(
-                f"{times:,} repetitions would elaborate about {bodies_total:,} bodies "
+                f"{times:,} repetitions would elaborate a body about {bodies_total:,} times "
                 f"(the limit is {MAX_UNROLLED_BODIES:,})",
                 span,
             )
@@ -404,13 +405,13 @@ class _Elaborator:
             )
         if times > MAX_UNROLLED_BODIES:
             raise CnnArgumentError(
-                f"{times:,} repetitions would unroll more than {MAX_UNROLLED_BODIES:,} bodies", expr.span
+                f"{times:,} repetitions are more than the limit of {MAX_UNROLLED_BODIES:,}", expr.span
             )
         return times
 
     def repeat(self, repeat: st.Repeat, x: Value, scope: _Scope, frame: _Frame) -> Value:
         times = self.repetitions(repeat.times, frame)
-        target = scope.child(scope.claim(repeat.label, repeat.span)) if repeat.label else scope
+        target = scope.child(scope.claim(repeat.label, _label_span(repeat))) if repeat.label else scope
         for index in range(times):
             before = self._progress()
             x = self.body(repeat.body, x, target, frame)
@@ -419,7 +420,7 @@ class _Elaborator:
         return x
 
     def residual(self, residual: st.Residual, x: Value, scope: _Scope, frame: _Frame) -> Value:
-        target = scope.child(scope.claim(residual.label, residual.span)) if residual.label else scope
+        target = scope.child(scope.claim(residual.label, _label_span(residual))) if residual.label else scope
         main = self.body(residual.body, x, target, frame)
         if main is None or x is None:
             return None
@@ -446,7 +447,7 @@ class _Elaborator:
         return self.add_node(ops.OPS["add"], {}, [main, other], node_id, target, residual.span, frame)
 
     def concat(self, concat: st.Concat, x: Value, scope: _Scope, frame: _Frame) -> Value:
-        target = scope.child(scope.claim(concat.label, concat.span)) if concat.label else scope
+        target = scope.child(scope.claim(concat.label, _label_span(concat))) if concat.label else scope
         if not concat.branches:
             raise CnnArgumentError("concat needs at least one branch", concat.span)
         outputs = [
@@ -465,8 +466,9 @@ class _Elaborator:
     def network(
         self, network: st.Definition, overrides: Mapping[str, Any], input_shape: tuple[int, ...] | None
     ) -> nx.DiGraph:
+        known_problems = len(self.sink.diagnostics)
         env = self.bind_network_parameters(network, overrides)
-        if self.sink.diagnostics:
+        if len(self.sink.diagnostics) > known_problems:
             # A parameter without a value would make every use of it a second, dependent error.
             return self.graph
         frame = _Frame(env)
@@ -484,7 +486,7 @@ class _Elaborator:
             attrs, spans = self.bind_layer_arguments(op, first, frame)
             if input_shape is not None:
                 attrs["shape"] = _requested_input_shape(input_shape)
-            node_id = scope.claim(first.label or "input", first.span)
+            node_id = scope.claim(first.label or "input", _label_span(first))
             x = self.add_node(op, attrs, [], node_id, scope, first.span, frame, spans)
         except CnnUsageError:
             raise
@@ -527,6 +529,11 @@ class _Elaborator:
                     )
                 )
         return env
+
+
+def _label_span(statement: st.Statement) -> Span:
+    """Where a statement's `label:` was written, or the statement itself when it has none."""
+    return statement.label_span or statement.span
 
 
 def _requested_input_shape(shape: Any) -> ops.Shape:

@@ -106,10 +106,10 @@ def describe_value(value: Any) -> str:
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
-        return "x".join(describe_value(v) if abs(v).bit_length() > 100 else str(v) for v in value)
+        return "x".join(describe_value(v) if abs(v).bit_length() > 200 else str(v) for v in value)
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 100:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
         digits = str(abs(value))
         return f"{'-' if value < 0 else ''}{digits[:6]}... (an integer of {len(digits):,} digits)"
     return repr(value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -243,7 +244,7 @@ class _ToSyntaxTree(Transformer):
 
     def labelled(self, meta, children):
         label, statement = children
-        return _with_label(statement, str(label))
+        return _with_label(statement, str(label), _span(self.source, label))
 
     def body(self, meta, children):
         return tuple(children)
@@ -277,10 +278,8 @@ class _ToSyntaxTree(Transformer):
         return st.Module(imports, definitions, Span(self.source, 0, len(self.source.text)))
 
 
-def _with_label(statement: st.Statement, label: str) -> st.Statement:
-    from dataclasses import replace
-
-    return replace(statement, label=label)
+def _with_label(statement: st.Statement, label: str, span: Span) -> st.Statement:
+    return replace(statement, label=label, label_span=span)
 
 
 def _close_brackets(interactive: Any, token: Token, source: SourceFile) -> None:

@@ -18,6 +18,9 @@ class Program:
     source: SourceFile
     module: st.Module
     definitions: dict[str, st.Definition] = field(default_factory=dict)
+    # Errors that need not stop checking (a name defined twice: the first definition is used),
+    # reported together with whatever elaboration finds.
+    problems: list[Diagnostic] = field(default_factory=list)
 
     @property
     def networks(self) -> list[st.Definition]:
@@ -31,6 +34,7 @@ class Program:
 class _Loader:
     def __init__(self) -> None:
         self.sink = DiagnosticSink()
+        self.duplicates = DiagnosticSink()
         self.modules: dict[Path, st.Module | None] = {}
         self.definitions: dict[str, st.Definition] = {}
 
@@ -50,14 +54,8 @@ class _Loader:
     def _define(self, definition: st.Definition) -> None:
         earlier = self.definitions.get(definition.name)
         if earlier is not None and earlier is not definition:
-            self.sink.add(
-                CnnNameError(
-                    Diagnostic(
-                        f"{definition.kind} '{definition.name}' is already defined at {earlier.name_span}",
-                        definition.name_span,
-                    )
-                )
-            )
+            message = f"{definition.kind} '{definition.name}' is already defined at {earlier.name_span}"
+            self.duplicates.add(CnnNameError(message, definition.name_span))
             return
         self.definitions[definition.name] = definition
 
@@ -99,6 +97,8 @@ def load_program(source: SourceFile) -> Program:
     if source.path:
         loader.modules[source.path.resolve()] = None
     module = loader.load(source, stack)
-    loader.sink.raise_if_any()
+    if loader.sink.diagnostics:
+        loader.sink.diagnostics.extend(loader.duplicates.diagnostics)
+        loader.sink.raise_if_any()
     assert module is not None
-    return Program(source, module, loader.definitions)
+    return Program(source, module, loader.definitions, loader.duplicates.diagnostics)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .source import Span
 
@@ -61,7 +60,7 @@ class ListExpr:
     span: Span
 
 
-Expr = Union[Number, Name, String, Dims, BinaryOp, Negate, TupleExpr, ListExpr]
+Expr = Number | Name | String | Dims | BinaryOp | Negate | TupleExpr | ListExpr
 
 
 # ----- statements --------------------------------------------------------------------------
@@ -84,6 +83,7 @@ class Layer:
     span: Span
     kind_span: Span
     label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class Call:
     name_span: Span
     times: Expr | None = None
     label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Repeat:
     body: tuple[Statement, ...]
     span: Span
     label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Residual:
     shortcut: tuple[Statement, ...] | None
     span: Span
     label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,10 @@ class Concat:
     branches: tuple[Branch, ...]
     span: Span
     label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
 
 
-Statement = Union[Layer, Call, Repeat, Residual, Concat]
+Statement = Layer | Call | Repeat | Residual | Concat
 
 
 # ----- definitions -------------------------------------------------------------------------
