@@ -57,3 +57,8 @@ def run_cli_process(*args: str, cwd: Path | None = None, timeout: float = 120) -
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def pytest_addoption(parser):
+    # `pytest --update-golden` rewrites tests/golden/* from the current output (then review the diff).
+    parser.addoption("--update-golden", action="store_true", help="rewrite the golden files in tests/golden")
