@@ -23,15 +23,12 @@ class NumpyBackend:
     file_suffix = "_np"  # compile's default output: {network}_np.py
 
     def build(self, model: Model, **options: Any) -> NumpyNetwork:
-        """A NumpyNetwork; options: seed, conv_algorithm ("auto", "im2col", "winograd"), fuse, weights."""
+        """A NumpyNetwork; options: seed, conv_algorithm ("auto", "im2col", "winograd"), fuse, weights
+        (a state dict or a .safetensors/.npz path)."""
         require_module("numpy", "numpy")
         from .engine import NumpyNetwork
 
-        weights = options.pop("weights", None)
-        network = NumpyNetwork(model, **_known(options, ("seed", "conv_algorithm", "fuse")))
-        if weights is not None:
-            network.load_weights(weights)
-        return network
+        return NumpyNetwork(model, **_known(options, ("seed", "conv_algorithm", "fuse", "weights")))
 
     def generate_source(self, model: Model, **options: Any) -> str:
         """A standalone Python module that needs only NumPy (see codegen.py)."""

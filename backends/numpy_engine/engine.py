@@ -93,8 +93,15 @@ class NumpyNetwork:
     """A network lowered to NumPy: call it on a float32 batch; weights as PyTorch names them."""
 
     def __init__(
-        self, model: Model, *, seed: int | None = None, conv_algorithm: str = "auto", fuse: bool = True
+        self,
+        model: Model,
+        *,
+        seed: int | None = None,
+        conv_algorithm: str = "auto",
+        fuse: bool = True,
+        weights: str | Path | dict[str, Any] | None = None,
     ):
+        """`weights`: a state dict or a .safetensors/.npz file; without, PyTorch's default init."""
         if conv_algorithm not in CONV_ALGORITHMS:
             raise CnnUsageError(
                 f"conv_algorithm must be one of {', '.join(CONV_ALGORITHMS)}, found '{conv_algorithm}'"
@@ -106,9 +113,14 @@ class NumpyNetwork:
         self.input_value = values[graph.graph["inputs"][0]]
         self.output_value = values[graph.graph["outputs"][0]]
         self._shapes = parameter_shapes(graph)
-        self._state = initial_state(graph, seed)
         self._arenas: dict[int, _Arena] = {}
-        self._pack()
+        if weights is None:
+            self._state = initial_state(graph, seed)
+            self._pack()
+        elif isinstance(weights, dict):
+            self.load_state_dict(weights)
+        else:
+            self.load_weights(weights)  # never initialised at random first: one copy of VGG is enough
 
     # ----- weights ---------------------------------------------------------------------------
     def _pack(self) -> None:

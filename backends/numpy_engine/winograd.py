@@ -18,13 +18,22 @@ WINOGRAD_CHUNK_BYTES = 1 << 22
 
 
 def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
-    """(out, in, 3, 3) -> U = G g Gt as (16, in, out), computed in float64 once at load."""
-    transform = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-    filters = weight.astype(np.float64)
-    rows = np.tensordot(transform, filters, axes=(1, 2))  # (4, out, in, 3)
-    tiles = np.tensordot(rows, transform, axes=(3, 1))  # (4, out, in, 4)
-    packed = tiles.transpose(0, 3, 2, 1).reshape(16, filters.shape[1], filters.shape[0])
-    return np.ascontiguousarray(packed, dtype=np.float32)
+    """(out, in, 3, 3) -> U = G g Gt as (16, in, out), one (in, out) slice at a time.
+
+    G's entries are 0, 1/2 and 1, so float32 loses nothing but the sums' last bit; working slice
+    by slice keeps the peak at U itself (ResNet's largest filter would need ~130 MB at once).
+    """
+    transform = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], dtype=np.float32)
+    taps = np.ascontiguousarray(weight.transpose(2, 3, 1, 0), dtype=np.float32)  # (3, 3, in, out)
+    packed = np.zeros((4, 4, *taps.shape[2:]), dtype=np.float32)
+    for a in range(4):
+        for b in range(4):
+            for i in range(3):
+                for j in range(3):
+                    factor = transform[a, i] * transform[b, j]
+                    if factor:
+                        packed[a, b] += factor * taps[i, j]
+    return packed.reshape(16, *taps.shape[2:])
 
 
 def winograd_tiles(out_rows: int, out_columns: int) -> tuple[int, int]:

@@ -89,10 +89,7 @@ def build(model: Any, args: argparse.Namespace) -> Any:
     if args.weights:
         state = checked_state(parameter_shapes(model.graph), read_weights(args.weights), args.weights)
     if args.backend == "numpy":
-        network = model.build("numpy", seed=args.seed)
-        if state is not None:
-            network.load_state_dict(state, origin=args.weights)
-        return network
+        return model.build("numpy", seed=args.seed, weights=state)
     if args.backend != "torch":
         raise CnnUsageError(f"cnndsl run supports the numpy and torch backends, not '{args.backend}'")
     from ..plugins import require_module
