@@ -1,0 +1,130 @@
+"""`cnndsl check FILE...`, `--version`, `--help` and exit statuses (0 ok, 1 invalid input, 2 usage)."""
+
+from pathlib import Path
+
+import pytest
+
+from cnndsl import __version__
+from cnndsl.cli import EXIT_INVALID_INPUT, EXIT_USAGE
+
+BAD = Path(__file__).resolve().parent / "bad"
+
+
+def test_check_prints_the_published_totals(cli):
+    result = cli("check", "resnet50")
+    assert result.code == 0, result.err
+    # torchvision's resnet50: 25,557,032 parameters and 4.09 GMACs.
+    assert result.out == (
+        "resnet50.cnn: ok: resnet50 3x224x224 -> 1000, 25,557,032 params, 4,089,184,256 MACs\n"
+    )
+    assert result.err == ""
+
+
+def test_check_goes_on_after_a_bad_file(cli):
+    result = cli("check", "lenet5", str(BAD / "unknown_layer.cnn"), "vgg16.cnn")
+    assert result.code == EXIT_INVALID_INPUT
+    assert result.out.splitlines() == [
+        "lenet5.cnn: ok: lenet5 1x32x32 -> 10, 61,706 params, 416,520 MACs",
+        "vgg16.cnn: ok: vgg16 3x224x224 -> 1000, 138,357,544 params, 15,470,264,320 MACs",
+    ]
+    assert "unknown layer or block 'covn' (did you mean 'conv'?)" in result.err
+
+
+def test_check_goes_on_after_a_missing_file_and_exits_as_a_usage_error(cli, tmp_path):
+    result = cli("check", str(tmp_path / "nowhere.cnn"), str(BAD / "stride_zero.cnn"), "lenet5")
+    assert result.code == EXIT_USAGE  # the worst of: usage error (2), invalid file (1), ok (0)
+    assert "no such file or built-in architecture" in result.err
+    assert "conv stride: sizes must be positive, found 0x0" in result.err
+    assert result.out.startswith("lenet5.cnn: ok:")
+
+
+def test_check_suggests_a_built_in_name(cli):
+    result = cli("check", "resnt50")
+    assert result.code == EXIT_USAGE
+    assert result.err == (
+        "cnndsl: error: no such file or built-in architecture: resnt50 (did you mean 'resnet50'?)\n"
+    )
+
+
+def test_check_reports_every_network_of_a_file(cli, tmp_path):
+    source = tmp_path / "two.cnn"
+    source.write_text("network a { input 3x8x8; conv 4 3x3 }\nnetwork b { input 10; fc 5 }\n")
+    result = cli("check", str(source))
+    assert result.code == 0
+    assert result.out.splitlines() == [
+        f"{source}: ok: a 3x8x8 -> 4x6x6, 112 params, 3,888 MACs",
+        f"{source}: ok: b 10 -> 5, 55 params, 50 MACs",
+    ]
+
+
+def test_check_a_file_of_blocks_only(cli):
+    result = cli("check", "resnet_blocks")
+    assert result.code == 0
+    assert result.out == "resnet_blocks.cnn: ok (blocks only, no network)\n"
+
+
+def test_quiet_prints_only_errors(cli):
+    assert cli("check", "--quiet", "googlenet").out == ""
+    bad = cli("check", "-q", str(BAD / "fc_before_flatten.cnn"))
+    assert bad.code == EXIT_INVALID_INPUT
+    assert bad.out == ""
+    assert "add `flatten` before it" in bad.err
+
+
+def test_every_error_is_rendered_with_position_line_and_caret(cli, monkeypatch):
+    monkeypatch.chdir(BAD)
+    result = cli("check", "kernel_too_large.cnn")
+    assert result.err == (
+        "kernel_too_large.cnn:7:12: error: kernel 11x11 does not fit the padded input: "
+        "output height = floor((8 + 1 + 1 - 11)/1) + 1 = 0\n"
+        "    conv 8 11x11 pad=1\n"
+        "           ^^^^^\n"
+    )
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.code == 0
+    assert result.out == f"cnndsl {__version__}\n"
+
+
+def test_help_lists_the_commands(cli):
+    result = cli("--help")
+    assert result.code == 0
+    assert "usage: cnndsl" in result.out
+    for command in ("check", "summary"):
+        assert f"    {command} " in result.out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),  # no command
+        ("frobnicate",),  # unknown command
+        ("check",),  # no file
+        ("summary", "lenet5", "--format", "xml"),
+        ("summary", "lenet5", "--depth", "-1"),
+        ("summary", "lenet5", "--depth", "two"),
+    ],
+)
+def test_argument_errors_exit_2(cli, args):
+    result = cli(*args)
+    assert result.code == EXIT_USAGE
+    assert "usage: cnndsl" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_traceback_flag_shows_the_exception(cli):
+    from cnndsl.errors import CnnError
+
+    with pytest.raises(CnnError):
+        cli("--traceback", "summary", str(BAD / "recursion.cnn"))
+
+
+def test_the_command_line_runs_as_a_process():
+    from conftest import run_cli_process
+
+    result = run_cli_process("check", "lenet5", str(BAD / "unknown_block.cnn"))
+    assert result.code == EXIT_INVALID_INPUT
+    assert result.out.startswith("lenet5.cnn: ok:")
+    assert "unknown block 'bottlenek' (did you mean 'bottleneck'?)" in result.err
