@@ -78,13 +78,14 @@ def to_mermaid(view: GraphView) -> str:
 
     def emit(cluster: Cluster, level: int) -> None:
         pad = "    " * level
-        for node_id in cluster.nodes:
-            label = "<br/>".join(_mermaid_text(line) for line in view.nodes[node_id].lines)
-            out.append(f'{pad}{ids[node_id]}["{label}"]')
-        for child in cluster.children:
-            subgraph_ids[child] = f"s{len(subgraph_ids)}"
-            out.append(f'{pad}subgraph {subgraph_ids[child]}["{_mermaid_text(view.clusters[child].label)}"]')
-            emit(view.clusters[child], level + 1)
+        for item in cluster.contents:
+            if isinstance(item, str):
+                label = "<br/>".join(_mermaid_text(line) for line in view.nodes[item].lines)
+                out.append(f'{pad}{ids[item]}["{label}"]')
+                continue
+            subgraph_ids[item] = f"s{len(subgraph_ids)}"
+            out.append(f'{pad}subgraph {subgraph_ids[item]}["{_mermaid_text(view.clusters[item].label)}"]')
+            emit(view.clusters[item], level + 1)
             out.append(f"{pad}end")
 
     emit(view.clusters[()], 1)

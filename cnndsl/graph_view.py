@@ -51,6 +51,8 @@ class Cluster:
     label: str
     nodes: list[str] = field(default_factory=list)
     children: list[Scope] = field(default_factory=list)
+    # node ids and child scopes in execution order, for drawings that follow the source
+    contents: list[str | Scope] = field(default_factory=list)
 
 
 @dataclass
@@ -181,7 +183,9 @@ def _clusters(nodes: dict[str, ViewNode], scopes: _Scopes) -> dict[Scope, Cluste
             if prefix not in clusters:
                 clusters[prefix] = Cluster(prefix, scopes.label(prefix))
                 clusters[prefix[:-1]].children.append(prefix)
+                clusters[prefix[:-1]].contents.append(prefix)
         clusters[scope].nodes.append(node.id)
+        clusters[scope].contents.append(node.id)
     return clusters
 
 
