@@ -1,7 +1,7 @@
 """The docs cannot rot: every example in docs/language.md checks, the layer reference matches
-the op table, and every `$ cnndsl ...` command in docs/tutorial.md prints what the page shows.
+the op table, and every `$ cnndsl ...` command in the docs prints what the page shows.
 
-After an intended change of output, refresh the tutorial with
+After an intended change of output, refresh the pages with
     python tests/test_docs.py --update
 and read the diff before committing it.
 """
@@ -12,6 +12,7 @@ import re
 import shlex
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from conftest import ARCHITECTURES, EXAMPLES, ROOT, run_cli
@@ -83,7 +84,8 @@ def _normalise(output: str) -> str:
     return TIMING.sub("in N ms", output).rstrip("\n") + "\n"
 
 
-TUTORIAL_EXAMPLES = console_examples(TUTORIAL.read_text()) if TUTORIAL.exists() else []
+DOCUMENTS = (LANGUAGE, TUTORIAL)
+COMMAND_EXAMPLES = [(doc, example) for doc in DOCUMENTS for example in console_examples(doc.read_text())]
 
 
 def _available_commands() -> set[str]:
@@ -123,8 +125,12 @@ def test_language_names_every_keyword_of_the_grammar():
 
 
 # ----- docs/tutorial.md ---------------------------------------------------------------------
-@pytest.mark.parametrize("example", TUTORIAL_EXAMPLES, ids=lambda e: f"line{e.line}: {e.command[:60]}")
-def test_tutorial_commands_print_what_the_tutorial_shows(example):
+@pytest.mark.parametrize(
+    "document,example",
+    COMMAND_EXAMPLES,
+    ids=[f"{doc.name}:{example.line}: {example.command[:60]}" for doc, example in COMMAND_EXAMPLES],
+)
+def test_commands_print_what_the_docs_show(document, example):
     subcommand = shlex.split(example.command)[1]
     if subcommand not in _available_commands():
         pytest.skip(f"pending: `cnndsl {subcommand}` has not landed yet")
@@ -149,9 +155,9 @@ def test_pictures_exist():
             assert (document.parent / target).is_file(), target
 
 
-def update_tutorial() -> int:
-    """Rewrite the outputs and file copies in docs/tutorial.md with what is true now."""
-    text = TUTORIAL.read_text()
+def update(document: Path) -> int:
+    """Rewrite the command outputs and file copies in `document` with what is true now."""
+    text = document.read_text()
     changed = 0
     for match in reversed(list(FILE_COPY.finditer(text))):
         current = (ROOT / match[1]).read_text()
@@ -163,11 +169,12 @@ def update_tutorial() -> int:
         if _normalise(output) != _normalise(example.shown):
             changed += 1
             text = text[: example.start] + output + text[example.end :]
-    TUTORIAL.write_text(text)
+    document.write_text(text)
     return changed
 
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--update"]:
         sys.exit("usage: python tests/test_docs.py --update")
-    print(f"updated {update_tutorial()} outputs in {TUTORIAL.relative_to(ROOT)}")
+    for document in DOCUMENTS:
+        print(f"{document.relative_to(ROOT)}: updated {update(document)} examples")
