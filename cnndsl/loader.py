@@ -28,11 +28,16 @@ def builtin_path(name: str) -> Path:
 
 
 def resolve_source(spec: str | Path) -> SourceFile:
-    """A path to a .cnn file, or a built-in architecture (`vgg16` or `vgg16.cnn`)."""
+    """A path to a .cnn file, or a built-in architecture (`vgg16` or `vgg16.cnn`).
+
+    A file wins over a built-in of the same name: `vgg16` reads ./vgg16.cnn if there is one.
+    """
     path = Path(spec)
+    if not path.is_file() and path.suffix != ".cnn" and path.with_name(path.name + ".cnn").is_file():
+        path = path.with_name(path.name + ".cnn")
     if path.is_file():
         try:
-            return SourceFile.read(path, str(spec))
+            return SourceFile.read(path, str(path))
         except OSError as error:
             raise CnnUsageError(f"cannot read {spec}: {error}") from None
     stem = path.name[:-4] if path.name.endswith(".cnn") else path.name
