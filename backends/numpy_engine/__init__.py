@@ -23,19 +23,19 @@ class NumpyBackend:
     file_suffix = "_np"  # compile's default output: {network}_np.py
 
     def build(self, model: Model, **options: Any) -> NumpyNetwork:
-        """A NumpyNetwork; options: seed, conv_algorithm ("auto", "im2col", "winograd"), fuse, weights
-        (a state dict or a .safetensors/.npz path)."""
+        """A NumpyNetwork; options: seed, conv_algorithm ("auto", "im2col", "winograd"), fuse,
+        logits (leave out a trailing softmax/sigmoid), weights (a state dict or a file path)."""
         require_module("numpy", "numpy")
         from .engine import NumpyNetwork
 
-        return NumpyNetwork(model, **_known(options, ("seed", "conv_algorithm", "fuse", "weights")))
+        return NumpyNetwork(model, **_known(options, ("seed", "conv_algorithm", "fuse", "logits", "weights")))
 
     def generate_source(self, model: Model, **options: Any) -> str:
         """A standalone Python module that needs only NumPy (see codegen.py)."""
         require_module("numpy", "numpy")
         from .codegen import generate_source
 
-        return generate_source(model, **_known(options, ("conv_algorithm",)))
+        return generate_source(model, **_known(options, ("conv_algorithm", "logits")))
 
 
 def _known(options: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

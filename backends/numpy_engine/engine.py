@@ -99,9 +99,13 @@ class NumpyNetwork:
         seed: int | None = None,
         conv_algorithm: str = "auto",
         fuse: bool = True,
+        logits: bool = False,
         weights: str | Path | dict[str, Any] | None = None,
     ):
-        """`weights`: a state dict or a .safetensors/.npz file; without, PyTorch's default init."""
+        """`weights`: a state dict or a .safetensors/.npz file; without, PyTorch's default init.
+
+        `logits` leaves out a trailing softmax or sigmoid; `fuse=False` runs every op on its own.
+        """
         if conv_algorithm not in CONV_ALGORITHMS:
             raise CnnUsageError(
                 f"conv_algorithm must be one of {', '.join(CONV_ALGORITHMS)}, found '{conv_algorithm}'"
@@ -109,7 +113,7 @@ class NumpyNetwork:
         self.model = model
         self.conv_algorithm = conv_algorithm
         graph = model.graph
-        self.steps, values = plan_steps(graph, fuse)
+        self.steps, values = plan_steps(graph, fuse, logits)
         self.input_value = values[graph.graph["inputs"][0]]
         self.output_value = values[graph.graph["outputs"][0]]
         self._shapes = parameter_shapes(graph)

@@ -59,25 +59,11 @@ class Layer(ABC):
         """Compute into `out`; `padded` and `workspace` are the scratch `needs` asked for."""
 
 
-def fold_batchnorm(weight, bias, state: dict, batchnorm: str, eps: float):
-    """W * gamma/sqrt(var + eps) per output, and (b - mean) * that + beta.
-
-    The per-channel factors are computed in float64; the weights are scaled in float32, in one
-    pass, so folding ResNet's largest filter costs one copy of it, not four.
-    """
-    variance = state[f"{batchnorm}.running_var"].astype(np.float64)
-    scale = state[f"{batchnorm}.weight"] / np.sqrt(variance + eps)
-    base = np.zeros(weight.shape[0]) if bias is None else bias.astype(np.float64)
-    shift = (base - state[f"{batchnorm}.running_mean"]) * scale + state[f"{batchnorm}.bias"]
-    folded = weight * scale.astype(np.float32).reshape(-1, *([1] * (weight.ndim - 1)))
-    return folded, shift.astype(np.float32)
-
-
 def _fused_weights(graph: nx.DiGraph, step: Step, state: dict):
     weight, bias = state[f"{step.head}.weight"], state.get(f"{step.head}.bias")
     if step.batchnorm:
         eps = graph.nodes[step.batchnorm]["attrs"]["eps"]
-        weight, bias = fold_batchnorm(weight, bias, state, step.batchnorm, eps)
+        weight, bias = tensor_ops.fold_batchnorm(weight, bias, state, step.batchnorm, eps)
     return weight, bias
 
 
@@ -207,10 +193,7 @@ class BatchNormLayer(Layer):
 
     def __init__(self, graph: nx.DiGraph, step: Step, state: dict):
         super().__init__(graph, step)
-        node = step.head
-        variance = state[f"{node}.running_var"].astype(np.float64)
-        scale = state[f"{node}.weight"] / np.sqrt(variance + self.attrs["eps"])
-        shift = state[f"{node}.bias"] - state[f"{node}.running_mean"] * scale
+        scale, shift = tensor_ops.batchnorm_factors(state, step.head, self.attrs["eps"])
         self.scale, self.shift = scale.astype(np.float32), shift.astype(np.float32)
 
     def __call__(self, inputs, out, padded, workspace) -> None:

@@ -33,8 +33,17 @@ class Step:
 _RELU_FUSABLE = {"conv", "fc", "add", "batchnorm"}
 
 
-def plan_steps(graph: nx.DiGraph, fuse: bool = True) -> tuple[list[Step], dict[str, str]]:
-    """The steps in execution order, and the value each node id stands for (fusion, dropout)."""
+# Trailing ops that `logits=True` leaves out, as the torch backend does: losses want raw scores.
+PROBABILITY_HEADS = {"softmax", "sigmoid"}
+
+
+def plan_steps(
+    graph: nx.DiGraph, fuse: bool = True, logits: bool = False
+) -> tuple[list[Step], dict[str, str]]:
+    """The steps in execution order, and the value each node id stands for (fusion, dropout).
+
+    With `logits`, a softmax or sigmoid producing the network's output is left out.
+    """
     order = {node: index for index, node in enumerate(graph.nodes)}
     consumers: dict[str, list[str]] = {node: [] for node in graph.nodes}
     for node, data in graph.nodes(data=True):
@@ -59,7 +68,7 @@ def plan_steps(graph: nx.DiGraph, fuse: bool = True) -> tuple[list[Step], dict[s
         if op == "input":
             value[node] = node
             continue
-        if op == "dropout":
+        if op == "dropout" or (logits and node in outputs and op in PROBABILITY_HEADS):
             value[node] = inputs[0]
             continue
         members, batchnorm, shortcut, relu = [node], None, None, False

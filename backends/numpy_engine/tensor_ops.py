@@ -100,6 +100,27 @@ def adaptive_avg_pool(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def batchnorm_factors(state: dict, batchnorm: str, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inference batchnorm as x * scale + shift per channel, in float64 (callers round once)."""
+    variance = state[f"{batchnorm}.running_var"].astype(np.float64)
+    scale = state[f"{batchnorm}.weight"] / np.sqrt(variance + eps)
+    shift = state[f"{batchnorm}.bias"] - state[f"{batchnorm}.running_mean"] * scale
+    return scale, shift
+
+
+def fold_batchnorm(weight: np.ndarray, bias, state: dict, batchnorm: str, eps: float):
+    """A conv's or fc's (weight, bias) with the batchnorm reading it folded in.
+
+    W * scale per output and b * scale + shift; the weights are scaled in float32, in one pass,
+    so folding ResNet's largest filter costs one copy of it, not four.
+    """
+    scale, shift = batchnorm_factors(state, batchnorm, eps)
+    if bias is not None:
+        shift = shift + bias.astype(np.float64) * scale
+    folded = weight * scale.astype(np.float32).reshape(-1, *([1] * (weight.ndim - 1)))
+    return folded, shift.astype(np.float32)
+
+
 def scale_shift(x: np.ndarray, scale: np.ndarray, shift: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Batchnorm at inference, folded to one multiply-add per channel (the last axis)."""
     np.multiply(x, scale, out=out)

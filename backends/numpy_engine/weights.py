@@ -108,7 +108,8 @@ def checked_state(
         if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
             raise CnnUsageError(f"{origin} give '{key}' the dtype {value.dtype}; expected numbers")
         dtype = np.int64 if key.endswith(".num_batches_tracked") else np.float32
-        state[key] = np.array(value, dtype=dtype)
+        # No copy when it is already contiguous float32: VGG-16's weights are 528 MB.
+        state[key] = np.ascontiguousarray(value, dtype=dtype)
     return state
 
 
