@@ -118,7 +118,13 @@ def load(
     """Check a network and return its Model; keyword arguments override network parameters."""
     source_file = source if isinstance(source, SourceFile) else resolve_source(source)
     program = load_program(source_file)
-    chosen = select_network(program, network)
+    try:
+        chosen = select_network(program, network)
+    except CnnUsageError:
+        # `network n` defined twice is the real problem, not that there seem to be two networks.
+        if program.problems:
+            raise CnnError(program.problems) from None
+        raise
     input_shape = parse_shape(input) if isinstance(input, str) else input
     graph = build_graph(program, chosen, params, input_shape)
     return Model(run_passes(graph), program)
