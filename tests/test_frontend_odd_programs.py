@@ -29,8 +29,8 @@ def error_of(source: str) -> str:
         ("network n { input 3x8x8; repeat 0 { conv 8 3x3 } }", (3, 8, 8)),
         ("block b(c) { conv c 3x3 }\nnetwork n { input 3x8x8; b(64) * 0 }", (3, 8, 8)),
         (
-            "network n { input 3x8x8; residual { concat { branch { conv 1 1x1 }; branch { relu } } } }",
-            (4, 8, 8),
+            "network n { input 3x8x8; residual { concat { branch { conv 1 1x1 }; branch { conv 2 1x1 } } } }",
+            (3, 8, 8),
         ),
         ("network n {\n\tinput 3x8x8\n\tconv 4 3x3\tpad=1\n}", (4, 8, 8)),
         ("network n {\r\n  input 3x8x8\r\n  conv 4 3x3\r\n}\r\n", (4, 6, 6)),
