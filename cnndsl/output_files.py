@@ -13,9 +13,10 @@ from .errors import CnnUsageError
 def write_atomically(path: str | Path, data: str | bytes) -> None:
     """Write `data` to a temporary file beside `path`, then rename it over `path`.
 
-    An existing file keeps its permission bits. Any failure leaves `path` as it was.
+    An existing file keeps its permission bits, and a symbolic link keeps pointing at the file
+    it names, which is the one rewritten. Any failure leaves `path` as it was.
     """
-    target = Path(path)
+    target = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
         mode = stat.S_IMODE(target.stat().st_mode)

@@ -261,3 +261,11 @@ def test_missing_file_is_a_usage_error(tmp_path):
     assert result.code == 2
     assert "no such file or folder" in result.err
     assert tidy.read_text() == MESSY  # checked before anything was written
+
+
+def test_a_symbolic_link_keeps_pointing_at_its_file(tmp_path):
+    real, link = tmp_path / "real.cnn", tmp_path / "link.cnn"
+    real.write_text(MESSY)
+    link.symlink_to(real.name)
+    assert run_cli("fmt", str(link)).code == 0
+    assert link.is_symlink() and real.read_text() == CANONICAL
