@@ -1,0 +1,135 @@
+"""How fast the front end checks: whole-process `cnndsl summary resnet152`, and generated deep networks.
+
+    python benchmarks/bench_check.py                 # all of it
+    python benchmarks/bench_check.py --runs 3 --sizes 1000 5000 10000
+
+Targets (issue 2): `cnndsl summary resnet152 --format json` as a whole process under 0.5 s; a
+generated 10,000-layer network checks in under 2 s, in time linear in its length.
+
+PyTorch, measured in the same run, is the yardstick: the whole process is set against
+`python -c "import torch"`, and checking the generated networks against PyTorch's own way of
+finding shapes without allocating (the same layers built and run on the `meta` device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_PROCESS_S = 0.5
+TARGET_10K_S = 2.0
+
+
+def process_seconds(command: list[str], runs: int, cwd: Path) -> float:
+    """Median wall time of a whole process (interpreter start, imports, work, exit)."""
+    times = []
+    for _ in range(runs + 1):  # the first run warms the file cache and Lark's grammar cache
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=cwd)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def generated_network(layers: int) -> str:
+    """`layers` statements: 3x3 convolutions that keep the shape, each followed by a ReLU."""
+    body = ["    conv 16 3x3 pad=1" if index % 2 == 0 else "    relu" for index in range(layers)]
+    return "\n".join(["network deep {", "    input 16x32x32", *body, "}"]) + "\n"
+
+
+def best_of(work, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def cnndsl_check_seconds(layers: int, runs: int) -> float:
+    from cnndsl.loader import check_all
+    from cnndsl.source import SourceFile
+
+    text = generated_network(layers)
+    models = check_all(SourceFile("deep.cnn", text))
+    assert models[0].graph.number_of_nodes() == layers + 1
+    return best_of(lambda: check_all(SourceFile("deep.cnn", text)), runs)
+
+
+def torch_meta_seconds(layers: int, runs: int) -> float | None:
+    """Building the same layers on PyTorch's meta device and propagating a meta tensor through them."""
+    try:
+        import torch
+    except ImportError:
+        return None
+
+    def work() -> None:
+        with torch.device("meta"):
+            modules = [
+                torch.nn.Conv2d(16, 16, 3, padding=1) if index % 2 == 0 else torch.nn.ReLU()
+                for index in range(layers)
+            ]
+            network = torch.nn.Sequential(*modules)
+            output = network(torch.empty(1, 16, 32, 32))
+        assert output.shape == (1, 16, 32, 32)
+
+    return best_of(work, runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="repetitions per measurement")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 5000, 10000], help="layers per generated network"
+    )
+    args = parser.parse_args()
+
+    print("Whole process (median of runs; includes interpreter start-up)")
+    with tempfile.TemporaryDirectory() as folder:
+        cwd = Path(folder)
+        summary = process_seconds(
+            [sys.executable, "-m", "cnndsl", "summary", "resnet152", "--format", "json"], args.runs, cwd
+        )
+        verdict = "ok" if summary < TARGET_PROCESS_S else "OVER TARGET"
+        target = f"(target < {TARGET_PROCESS_S} s: {verdict})"
+        print(f"  cnndsl summary resnet152 --format json  {summary:.3f} s  {target}")
+        bare = process_seconds([sys.executable, "-c", "pass"], args.runs, cwd)
+        print(f"  python -c pass                           {bare:.3f} s")
+        try:
+            torch_import = process_seconds([sys.executable, "-c", "import torch"], args.runs, cwd)
+            print(f"  python -c 'import torch'                 {torch_import:.3f} s")
+            print(f"  ratio summary / import torch             {summary / torch_import:.2f}")
+        except subprocess.CalledProcessError:
+            print("  (torch is not installed: no ratio)")
+
+        largest = max(args.sizes)
+        deep_file = cwd / "deep.cnn"
+        deep_file.write_text(generated_network(largest))
+        whole = process_seconds([sys.executable, "-m", "cnndsl", "check", str(deep_file)], args.runs, cwd)
+        verdict = "ok" if whole < TARGET_10K_S else "OVER TARGET"
+        label = f"cnndsl check ({largest:,} layers)"
+        print(f"  {label:<40} {whole:.3f} s  (target < {TARGET_10K_S} s: {verdict})")
+
+    print("\nChecking generated networks in-process (best of runs)")
+    columns = ("layers", "cnndsl", "per layer", "torch meta", "per layer", "ratio")
+    print("  " + "  ".join(f"{name:>{width}}" for name, width in zip(columns, (7, 9, 10, 10, 10, 6))))
+    per_layer = {}
+    for layers in args.sizes:
+        ours = cnndsl_check_seconds(layers, args.runs)
+        theirs = torch_meta_seconds(layers, args.runs)
+        per_layer[layers] = ours / layers
+        row = f"  {layers:>7,}  {ours:>8.3f}s  {ours / layers * 1e6:>8.1f}us"
+        if theirs is not None:
+            row += f"  {theirs:>9.3f}s  {theirs / layers * 1e6:>8.1f}us  {ours / theirs:>6.2f}"
+        print(row)
+    smallest, largest = min(args.sizes), max(args.sizes)
+    growth = per_layer[largest] / per_layer[smallest]
+    print(f"\nPer-layer cost at {largest:,} layers / at {smallest:,} layers: {growth:.2f} (1.00 is linear)")
+
+
+if __name__ == "__main__":
+    main()
