@@ -130,6 +130,7 @@ class NumpyNetwork:
     def _pack(self) -> None:
         graph, state, algorithm = self.model.graph, self._state, self.conv_algorithm
         self.layers: list[Layer] = [build_layer(graph, step, state, algorithm) for step in self.steps]
+        self._arenas.clear()  # their per-step calls hold the layers just replaced
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter and batchnorm buffer under the torch backend's names (read-only views)."""

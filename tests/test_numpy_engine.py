@@ -1,0 +1,133 @@
+"""The NumPy engine's contract: state dicts, input checks, batches, buffers, lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import cnndsl
+from cnndsl.errors import CnnUsageError
+
+
+@pytest.fixture(scope="module")
+def resnet18():
+    return cnndsl.load("resnet18")
+
+
+def test_state_dict_layout_matches_pytorch_naming(resnet18):
+    state = resnet18.build("numpy").state_dict()
+    assert state["stem.conv1.weight"].shape == (64, 3, 7, 7)
+    assert state["layer3.basic2.conv1.weight"].shape == (256, 256, 3, 3)
+    assert state["head.fc1.weight"].shape == (1000, 512) and state["head.fc1.bias"].shape == (1000,)
+    assert state["stem.batchnorm1.num_batches_tracked"].dtype == np.int64
+    assert "stem.conv1.bias" not in state  # bias=false
+    with pytest.raises(ValueError):
+        state["head.fc1.bias"][0] = 1.0  # read-only: changes go through load_state_dict
+
+
+def test_default_init_follows_pytorch_bounds(resnet18):
+    state = resnet18.build("numpy", seed=0).state_dict()
+    fc = state["head.fc1.weight"]
+    bound = 1 / np.sqrt(512)
+    assert np.abs(fc).max() <= bound and np.abs(fc).max() > 0.95 * bound
+    assert np.all(state["stem.batchnorm1.running_var"] == 1)
+
+
+def test_same_seed_same_weights(resnet18):
+    first, second = resnet18.build("numpy", seed=5), resnet18.build("numpy", seed=5)
+    assert all(np.array_equal(first.state_dict()[k], v) for k, v in second.state_dict().items())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda s: s.pop("layer1.basic1.conv2.weight"), "lack 'layer1.basic1.conv2.weight'"),
+        (lambda s: s.update(extra=np.zeros(1)), "have the key 'extra'"),
+        (
+            lambda s: s.update({"head.fc1.weight": np.zeros((10, 512), np.float32)}),
+            "'head.fc1.weight' the shape (10, 512), but the network needs (1000, 512)",
+        ),
+    ],
+)
+def test_load_state_dict_names_the_first_offending_key(resnet18, change, message):
+    net = resnet18.build("numpy")
+    state = dict(net.state_dict())
+    change(state)
+    with pytest.raises(CnnUsageError) as error:
+        net.load_state_dict(state)
+    assert message in error.value.message
+
+
+def test_loading_weights_changes_the_output(resnet18):
+    net = resnet18.build("numpy", seed=0)
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    before = net(x)
+    net.load_state_dict(resnet18.build("numpy", seed=1).state_dict())
+    assert not np.allclose(before, net(x))
+    np.testing.assert_array_equal(net(x), resnet18.build("numpy", seed=1)(x))
+
+
+@pytest.mark.parametrize(
+    ("x", "found"),
+    [
+        (np.zeros((1, 3, 32, 32), np.float32), "found shape (1, 3, 32, 32)"),
+        (np.zeros((3, 224, 224), np.float32), "found shape (3, 224, 224)"),
+        (np.zeros((1, 3, 224, 224), np.float64), "found dtype float64"),
+        ([[1.0]], "found list"),
+    ],
+)
+def test_wrong_input_names_the_expected_shape(resnet18, x, found):
+    with pytest.raises(CnnUsageError) as error:
+        resnet18.build("numpy")(x)
+    assert "a float32 array of shape (N, 3, 224, 224)" in error.value.message
+    assert found in error.value.message
+
+
+def test_batch_items_are_independent_and_outputs_fresh():
+    model = cnndsl.load("googlenet")
+    net = model.build("numpy", seed=0)
+    x = np.random.default_rng(1).standard_normal((3, 3, 224, 224)).astype(np.float32)
+    together = net(x)
+    alone = [net(x[i : i + 1]) for i in range(3)]  # another batch size: another set of buffers
+    np.testing.assert_allclose(together, np.concatenate(alone), rtol=1e-5, atol=1e-7)
+    again = net(x)
+    np.testing.assert_array_equal(again, together)  # buffers reused, results unchanged
+    again[:] = 0
+    np.testing.assert_array_equal(net(x[:1]), alone[0])  # the returned array is the caller's
+
+
+def test_fused_and_unfused_plans_agree():
+    model = cnndsl.load("resnet18")
+    x = np.random.default_rng(2).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    fused, plain = model.build("numpy", seed=0), model.build("numpy", seed=0, fuse=False)
+    assert len(fused.steps) < len(plain.steps)
+    np.testing.assert_allclose(fused(x), plain(x), rtol=1e-4, atol=1e-6)
+
+
+def test_scratch_memory_stays_bounded():
+    """Chunking keeps im2col's scratch to a few MB (a whole-image im2col of conv1_2 is 110 MB)."""
+    net = cnndsl.load("vgg16").build("numpy", conv_algorithm="im2col")
+    arena_workspace = max(layer.needs(1).workspace for layer in net.layers) * 4
+    assert arena_workspace <= 8 << 20
+
+
+def test_unknown_options_are_refused():
+    model = cnndsl.load("lenet5")
+    with pytest.raises(CnnUsageError, match="no option colour"):
+        model.build("numpy", colour="red")
+    with pytest.raises(CnnUsageError, match="conv_algorithm must be one of"):
+        model.build("numpy", conv_algorithm="fft")
+
+
+def test_check_and_summary_do_not_import_numpy():
+    code = (
+        "import sys\n"
+        "from cnndsl.cli import main\n"
+        "main(['check', 'resnet50']); main(['summary', 'googlenet'])\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
