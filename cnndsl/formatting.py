@@ -17,7 +17,7 @@ def human_bytes(count: int) -> str:
 
 
 def human_count(count: int) -> str:
-    for unit, scale in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+    for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
         if count >= scale:
             return f"{count / scale:.2f}{unit}"
     return str(count)

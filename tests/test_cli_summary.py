@@ -153,10 +153,11 @@ def test_bad_requests(cli, args, code, message):
 
 def test_wrong_kind_of_set_value_points_at_its_use(cli):
     result = cli("summary", "lenet5", "--set", "classes=abc")
-    assert result.err.splitlines()[:3] == [
+    assert result.err.splitlines() == [
         "lenet5.cnn:12:8: error: fc out_features: expected a positive integer, found 'abc'",
         "    fc classes",
         "       ^^^^^^^",
+        "  note: checked with classes='abc' set from outside the file",
     ]
 
 
