@@ -212,14 +212,35 @@ def _attach(node_id: str, constructor: Call) -> list[layers.Statement]:
 
 def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow) -> None:
     comments = _SourceComments()
+    taken = set(flow.variables.values()) | {"self", "torch", "nn", "float", "getattr"}
+    alias: tuple[str, str] | None = None  # (container path, local name) bound in forward
     for node_id in flow.order[1:]:
-        node, _ = modules[node_id]
+        node, built = modules[node_id]
         data = graph.nodes[node_id]
-        result.forward.extend(comments.before(data))
-        inputs = [flow.variables[source] for source in data["inputs"]]
+        result.forward.extend(comments.calls(data))
+        parts = node_id.split(".")
         module = naming.attribute_path("self", node_id)
+        if built.module is not None and len(parts) > 2:
+            # A local name for the block's container (`bottleneck1 = self.layer1.bottleneck1`):
+            # one attribute lookup per layer afterwards, as in a hand-written block's forward().
+            container = ".".join(parts[:2])
+            if alias is None or alias[0] != container:
+                alias = (container, _alias_name(parts[1], taken))
+                lookup = Raw(naming.attribute_path("self", container))
+                result.forward.append(layers.Statement(alias[1], lookup))
+            module = naming.attribute_path(alias[1], ".".join(parts[2:]))
+        result.forward.extend(comments.line_of(data))
+        inputs = [flow.variables[source] for source in data["inputs"]]
         result.forward.extend(layers.statements(node, module, inputs, flow.variables[node_id]))
     result.forward.append(layers.Statement("return", Raw(flow.variables[flow.output]), ""))
+
+
+def _alias_name(name: str, taken: set[str]) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name) or name in taken or not name.islower():
+        name = "block"
+    while name in taken:
+        name += "_"
+    return name
 
 
 # ----- rendering ---------------------------------------------------------------------------

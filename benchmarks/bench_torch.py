@@ -1,0 +1,209 @@
+"""Forward time of cnndsl's compiled PyTorch modules against hand-written PyTorch models.
+
+    python benchmarks/bench_torch.py                      # ResNet-50 and VGG-16, batch 8, CPU
+    python benchmarks/bench_torch.py --runs 9 --threads 4
+
+Both models are the same architecture with the same weights (checked: equal outputs), in eval
+mode under no_grad. Runs are interleaved (compiled, hand-written, hand-written, compiled, ...)
+so drifting machine load hits both alike; the medians and their ratio are printed
+(goal: compiled / hand-written <= 1.02). Per-call Python overhead is counted rather than timed
+(timings of small inputs are dominated by convolution kernels and machine noise): the number
+of Python function calls one forward() makes, compiled against hand-written.
+
+The hand-written models follow torchvision's code (which is not installed here): nn.Sequential
+stages, Bottleneck modules with `out += identity` and in-place ReLUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+import cnndsl
+
+
+# ----- hand-written models -----------------------------------------------------------------
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet50(nn.Module):
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        self.inplanes = 64
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = self._stage(64, 3)
+        self.layer2 = self._stage(128, 4, stride=2)
+        self.layer3 = self._stage(256, 6, stride=2)
+        self.layer4 = self._stage(512, 3, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(2048, classes)
+
+    def _stage(self, width: int, blocks: int, stride: int = 1) -> nn.Sequential:
+        downsample = nn.Sequential(
+            nn.Conv2d(self.inplanes, width * 4, 1, stride=stride, bias=False), nn.BatchNorm2d(width * 4)
+        )
+        layers = [Bottleneck(self.inplanes, width, stride, downsample)]
+        self.inplanes = width * 4
+        layers += [Bottleneck(self.inplanes, width) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class VGG16(nn.Module):
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        layers: list[nn.Module] = []
+        channels = 3
+        for width, convs in ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3)):
+            for _ in range(convs):
+                layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
+                channels = width
+            layers.append(nn.MaxPool2d(2, 2))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(True),
+            nn.Dropout(0.5),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Dropout(0.5),
+            nn.Linear(4096, classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+HAND_WRITTEN = {"resnet50": ResNet50, "vgg16": VGG16}
+
+
+def share_weights(source: nn.Module, target: nn.Module) -> None:
+    """Copy `source`'s state into `target`, entry by entry in registration order (same layout)."""
+    pairs = list(zip(source.state_dict().values(), target.state_dict().items()))
+    assert len(pairs) == len(source.state_dict()) == len(target.state_dict())
+    state = {}
+    for value, (name, slot) in pairs:
+        assert value.shape == slot.shape, f"{name}: {tuple(value.shape)} vs {tuple(slot.shape)}"
+        state[name] = value
+    target.load_state_dict(state)
+
+
+def pair(network: str) -> tuple[nn.Module, nn.Module]:
+    """The compiled module and the hand-written one, with identical weights, in eval mode."""
+    torch.manual_seed(0)
+    model = cnndsl.load(network)
+    compiled = model.build("torch").eval()
+    hand = HAND_WRITTEN[network]().eval()
+    share_weights(compiled, hand)
+    with torch.no_grad():  # random batchnorm statistics, so the equality check means something
+        for (_, a), (_, b) in zip(compiled.named_buffers(), hand.named_buffers()):
+            if a.is_floating_point():
+                a.uniform_(0.5, 1.5)
+                b.copy_(a)
+    return compiled, hand
+
+
+def interleaved(first, second, warmup: int, runs: int) -> tuple[list[float], list[float]]:
+    for _ in range(warmup):
+        first()
+        second()
+    times: tuple[list[float], list[float]] = ([], [])
+    for run in range(runs):
+        order = ((0, first), (1, second)) if run % 2 == 0 else ((1, second), (0, first))
+        for index, function in order:
+            start = time.perf_counter()
+            function()
+            times[index].append(time.perf_counter() - start)
+    return times
+
+
+def python_calls(function) -> int:
+    """How many Python-level function calls `function()` makes (C functions not counted)."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        function()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def compare(network: str, batch: int, warmup: int, runs: int) -> float:
+    compiled, hand = pair(network)
+    shape = compiled.input_shape
+    x = torch.randn(batch, *shape)
+    with torch.no_grad():
+        out, expected = compiled(x), hand(x)
+        torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
+        compiled_times, hand_times = interleaved(lambda: compiled(x), lambda: hand(x), warmup, runs)
+        calls = python_calls(lambda: compiled(x)), python_calls(lambda: hand(x))
+    ours, theirs = statistics.median(compiled_times), statistics.median(hand_times)
+    ratio = ours / theirs
+    print(
+        f"{network:9} batch {batch:2} {'x'.join(map(str, shape)):>9}  compiled {ours * 1e3:9.2f} ms  "
+        f"hand-written {theirs * 1e3:9.2f} ms  ratio {ratio:.3f}  ({runs} runs each, medians)\n"
+        f"{'':9} Python calls per forward: compiled {calls[0]}, hand-written {calls[1]}"
+    )
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--networks", nargs="+", default=["resnet50", "vgg16"], choices=sorted(HAND_WRITTEN))
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, eval, no_grad")
+    for network in args.networks:
+        compare(network, args.batch, args.warmup, args.runs)
+
+
+if __name__ == "__main__":
+    main()
