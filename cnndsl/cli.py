@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check, summarise and compile convolutional networks written in the .cnn language.",
     )
     parser.add_argument("--version", action="version", version=f"cnndsl {__version__}")
-    parser.add_argument("--traceback", action="store_true", help="show Python tracebacks (for debugging cnndsl)")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show Python tracebacks (for debugging cnndsl)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     for name in _command_modules():

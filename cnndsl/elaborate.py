@@ -151,7 +151,7 @@ class _Elaborator:
             return x
         # Reported here rather than raised, so the chain names the block this body belongs to.
         if self.bodies > MAX_UNROLLED_BODIES:
-            message = f"unrolling elaborates a body more than {MAX_UNROLLED_BODIES:,} times; refusing to go on"
+            message = f"unrolling elaborates a body more than {MAX_UNROLLED_BODIES:,} times; stopping here"
             self.report(CnnShapeError(message, statements[0].span), frame)
             return None
         if self.depth >= MAX_DEPTH:
@@ -261,7 +261,8 @@ class _Elaborator:
             usage = " ".join(a.name for a in positional)
             problems.append(
                 CnnArgumentError(
-                    f"{op.kind} needs {' and '.join(missing)} (usage: {op.kind} {usage}; e.g. `{op.example}`)",
+                    f"{op.kind} needs {' and '.join(missing)} "
+                    f"(usage: {op.kind} {usage}; e.g. `{op.example}`)",
                     layer.span,
                 )
             )
@@ -291,12 +292,14 @@ class _Elaborator:
             raise CnnNameError(self._unknown(call.block, "block"), call.name_span)
         if call.block in frame.active:
             cycle = " -> ".join((*frame.active[frame.active.index(call.block) :], call.block))
-            raise CnnNameError(f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse", call.name_span)
+            message = f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse"
+            raise CnnNameError(message, call.name_span)
         env, signature = self.bind_block_arguments(definition, call, frame)
         times = 1
         if call.times is not None:
             times = self.repetitions(call.times, frame)
-        inner_frame = _Frame(env, (CallFrame(signature, call.span), *frame.chain), (*frame.active, call.block))
+        chain = (CallFrame(signature, call.span), *frame.chain)
+        inner_frame = _Frame(env, chain, (*frame.active, call.block))
         repeated = call.label and call.times is not None
         outer = scope.child(scope.claim(call.label, _label_span(call))) if repeated else scope
         for index in range(times):
@@ -341,7 +344,9 @@ class _Elaborator:
             if argument.keyword is None:
                 if any(a.keyword for a in call.arguments[:index]):
                     problems.append(
-                        CnnArgumentError("a positional argument cannot follow a keyword argument", argument.span)
+                        CnnArgumentError(
+                            "a positional argument cannot follow a keyword argument", argument.span
+                        )
                     )
                     continue
                 if index >= len(order):
@@ -429,8 +434,8 @@ class _Elaborator:
         if shape_out != shape_in:
             if residual.shortcut is None:
                 raise CnnShapeError(
-                    f"the residual branch changes the shape from {_dims(shape_in)} to {_dims(shape_out)}, so the "
-                    "identity shortcut cannot be added; add a `shortcut { ... }` projection",
+                    f"the residual branch changes the shape from {_dims(shape_in)} to {_dims(shape_out)}, "
+                    "so the identity shortcut cannot be added; add a `shortcut { ... }` projection",
                     residual.span,
                 )
             shortcut_scope = target.child(target.fresh("shortcut"))
@@ -440,7 +445,8 @@ class _Elaborator:
             shortcut_shape = self.graph.nodes[other]["shape"]
             if shortcut_shape != shape_out:
                 raise CnnShapeError(
-                    f"the residual branch gives {_dims(shape_out)} but the shortcut gives {_dims(shortcut_shape)}",
+                    f"the residual branch gives {_dims(shape_out)} "
+                    f"but the shortcut gives {_dims(shortcut_shape)}",
                     residual.span,
                 )
         node_id = target.qualified(target.fresh("add"))
@@ -451,14 +457,16 @@ class _Elaborator:
         if not concat.branches:
             raise CnnArgumentError("concat needs at least one branch", concat.span)
         outputs = [
-            self.body(branch.body, x, target.child(target.fresh("branch")), frame) for branch in concat.branches
+            self.body(branch.body, x, target.child(target.fresh("branch")), frame)
+            for branch in concat.branches
         ]
         if x is None or any(output is None for output in outputs):
             return None
         shapes = [self.graph.nodes[o]["shape"] for o in outputs]
         if any(len(s) != len(shapes[0]) or s[1:] != shapes[0][1:] for s in shapes):
             listed = ", ".join(f"branch {i + 1}: {_dims(s)}" for i, s in enumerate(shapes))
-            raise CnnShapeError(f"concat needs the same height and width in every branch; {listed}", concat.span)
+            message = f"concat needs the same height and width in every branch; {listed}"
+            raise CnnShapeError(message, concat.span)
         node_id = target.qualified(target.fresh("concat"))
         return self.add_node(ops.OPS["concat"], {}, outputs, node_id, target, concat.span, frame)
 
@@ -524,7 +532,8 @@ class _Elaborator:
             else:
                 self.sink.add(
                     CnnArgumentError(
-                        f"network parameter '{parameter.name}' has no default; set it (--set {parameter.name}=...)",
+                        f"network parameter '{parameter.name}' has no default; "
+                        f"set it (--set {parameter.name}=...)",
                         parameter.span,
                     )
                 )
@@ -582,7 +591,8 @@ def build_graph(
         if input_shape is not None:
             asked.append(f"input {describe_value(tuple(input_shape))}")
         note = f"checked with {', '.join(asked)} set from outside the file"
-        elaborator.sink.diagnostics = [replace(d, notes=(*d.notes, note)) for d in elaborator.sink.diagnostics]
+        noted = [replace(d, notes=(*d.notes, note)) for d in elaborator.sink.diagnostics]
+        elaborator.sink.diagnostics = noted
     elaborator.sink.raise_if_any()
     return graph
 
@@ -599,14 +609,17 @@ def _check_names(elaborator: _Elaborator, statements: tuple[st.Statement, ...]) 
     for statement in statements:
         try:
             if isinstance(statement, st.Layer):
-                known = ops.lookup(statement.kind) is not None or statement.kind in elaborator.program.definitions
+                definitions = elaborator.program.definitions
+                known = ops.lookup(statement.kind) is not None or statement.kind in definitions
                 if not known:
-                    raise CnnNameError(elaborator._unknown(statement.kind, "layer or block"), statement.kind_span)
+                    message = elaborator._unknown(statement.kind, "layer or block")
+                    raise CnnNameError(message, statement.kind_span)
             elif isinstance(statement, st.Call):
                 if statement.block not in elaborator.program.definitions:
                     if ops.lookup(statement.block) is not None:
                         raise CnnNameError(
-                            f"'{statement.block}' is a layer: write its arguments after a space, without parentheses",
+                            f"'{statement.block}' is a layer: "
+                            "write its arguments after a space, without parentheses",
                             statement.name_span,
                         )
                     raise CnnNameError(elaborator._unknown(statement.block, "block"), statement.name_span)

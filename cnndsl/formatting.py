@@ -42,11 +42,13 @@ def render_table(summary: Summary) -> str:
     numeric = {3, 4}
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        padded = (c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(padded)
 
     rule_width = len(line(header))
     out = [
-        f"{summary.network} ({summary.source}): input {dims(summary.input_shape)} -> output {dims(summary.output_shape)}",
+        f"{summary.network} ({summary.source}): "
+        f"input {dims(summary.input_shape)} -> output {dims(summary.output_shape)}",
         "=" * rule_width,
         line(header).rstrip(),
         "-" * rule_width,
@@ -83,10 +85,14 @@ def to_dict(summary: Summary) -> dict:
     }
 
 
+def _one_line_list(match: re.Match) -> str:
+    return "[" + ", ".join(re.findall(r"-?\d+", match[1])) + "]"
+
+
 def render_json(summary: Summary) -> str:
     text = json.dumps(to_dict(summary), indent=2)
     # Shapes read better on one line: [3, 224, 224] rather than one number per line.
-    text = re.sub(r"\[\s+([-\d]+(?:,\s+[-\d]+)*)\s+\]", lambda m: "[" + ", ".join(m[1].split(",\n")).replace(" ", "").replace(",", ", ") + "]", text)
+    text = re.sub(r"\[\s+([-\d]+(?:,\s+[-\d]+)*)\s+\]", _one_line_list, text)
     return text + "\n"
 
 
@@ -98,7 +104,10 @@ def render_markdown(summary: Summary) -> str:
         "",
         "| Layer | Op | Output shape | Params | MACs |",
         "|---|---|---|---:|---:|",
-        *(f"| `{r.name}` | {r.op} | {dims(r.output_shape)} | {r.params:,} | {r.macs:,} |" for r in summary.rows),
+        *(
+            f"| `{r.name}` | {r.op} | {dims(r.output_shape)} | {r.params:,} | {r.macs:,} |"
+            for r in summary.rows
+        ),
         "",
         *(f"- **{label}**: {value}" for label, value in _totals(summary)),
         *(f"- note: {note}" for note in summary.notes),

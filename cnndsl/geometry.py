@@ -8,7 +8,13 @@ def ceil_div(a: int, b: int) -> int:
 
 
 def window_output_size(
-    size: int, kernel: int, stride: int, pad_before: int, pad_after: int, dilation: int = 1, ceil: bool = False
+    size: int,
+    kernel: int,
+    stride: int,
+    pad_before: int,
+    pad_after: int,
+    dilation: int = 1,
+    ceil: bool = False,
 ) -> int:
     """floor((n + p_before + p_after - d*(f-1) - 1)/s) + 1, or PyTorch's ceil-mode variant.
 

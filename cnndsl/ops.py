@@ -447,7 +447,12 @@ for _op in (
             Arg("dilation", pair, (1, 1), help="spacing between filter taps"),
             Arg("groups", positive_int, 1, help="split channels into independent groups"),
             Arg("bias", bias_spec, True, help="true, false, or literal values [b1, b2, ...]"),
-            Arg("weights", literal_weights, None, help="literal filter values, e.g. [[1,0,-1],[1,0,-1],[1,0,-1]]"),
+            Arg(
+                "weights",
+                literal_weights,
+                None,
+                help="literal filter values, e.g. [[1,0,-1],[1,0,-1],[1,0,-1]]",
+            ),
             Arg("trainable", boolean, True, help="false freezes the weights"),
         ),
         params=_conv_params,
@@ -465,7 +470,10 @@ for _op in (
         "Average pooling: the mean of each window. No parameters.",
         "avgpool 2x2 stride=2",
         _pool_shape("avgpool"),
-        args=(*_POOL_ARGS, Arg("count_pad", boolean, True, help="divide by the full window, padding included")),
+        args=(
+            *_POOL_ARGS,
+            Arg("count_pad", boolean, True, help="divide by the full window, padding included"),
+        ),
     ),
     OpDef(
         "globalavgpool",
@@ -519,7 +527,12 @@ for _op in (
         args=(Arg("slope", real, 0.01, positional=True, help="negative slope"),),
     ),
     OpDef("tanh", "Hyperbolic tangent.", "tanh", _same_shape),
-    OpDef("sigmoid", "Logistic sigmoid, one independent probability per output (multi-label).", "sigmoid", _same_shape),
+    OpDef(
+        "sigmoid",
+        "Logistic sigmoid, one independent probability per output (multi-label).",
+        "sigmoid",
+        _same_shape,
+    ),
     OpDef("softmax", "Softmax over the channels: outputs are positive and sum to 1.", "softmax", _same_shape),
     OpDef(
         "dropout",
