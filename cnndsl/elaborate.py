@@ -585,12 +585,10 @@ def build_graph(
     except CnnError as error:
         elaborator.sink.add(error)
         graph = elaborator.graph
-    if (overrides or input_shape is not None) and elaborator.sink.diagnostics:
-        # The file may be fine and the values asked for not: say which ones were asked for.
-        asked = [f"{name}={describe_value(value)}" for name, value in (overrides or {}).items()]
-        if input_shape is not None:
-            asked.append(f"input {describe_value(tuple(input_shape))}")
-        note = f"checked with {', '.join(asked)} set from outside the file"
+    if overrides and elaborator.sink.diagnostics:
+        # The file may be fine and the values asked for not (`fc classes` with classes=abc).
+        asked = ", ".join(f"{name}={describe_value(value)}" for name, value in overrides.items())
+        note = f"checked with {asked} set from outside the file"
         noted = [replace(d, notes=(*d.notes, note)) for d in elaborator.sink.diagnostics]
         elaborator.sink.diagnostics = noted
     elaborator.sink.raise_if_any()
