@@ -60,6 +60,7 @@ def test_torch_export_of_a_residual_network():
 
 
 @pytest.mark.slow  # inductor generates and compiles C++ (~15 s on two cores)
+@pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")  # torch's own internals
 def test_torch_compile_lenet5_on_cpu():
     torch.manual_seed(0)
     module = cnndsl.load("lenet5").build("torch", logits=True)

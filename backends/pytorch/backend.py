@@ -40,19 +40,19 @@ class TorchBackend:
         """A standalone module (importing only torch) defining the network's nn.Module subclass."""
         settings = _options(options)
         _require_torch()
-        from .codegen import render_source
         from .parameters import parameterized_plan
+        from .render import render_source
 
         return render_source(parameterized_plan(model, **settings))
 
     def build(self, model: Model, **options: Any) -> Any:
         """The network as a torch.nn.Module, built from exactly the source `generate_source` gives."""
-        from .codegen import class_name_of
         from .loading import load_source
+        from .naming import class_name
 
         source = self.generate_source(model, **options)
         module = load_source(source, model.name)
-        return getattr(module, class_name_of(model))()
+        return getattr(module, class_name(model.name))()
 
     def export(self, model: Model, path: str | Path, fmt: str = "onnx", **options: Any) -> None:
         """Write the network in another format: `onnx` (weights as initialised, batch size dynamic)."""

@@ -20,7 +20,7 @@ from cnndsl.loader import select_network
 from cnndsl.model import Model
 from cnndsl.passes import run_passes
 
-from . import codegen, layers
+from . import layers, lowering
 from .pyformat import Call, Expr, Keyword, Name, Num, Seq
 
 # Names the generated __init__ itself uses; a parameter called so could not be an argument.
@@ -60,7 +60,7 @@ def _tokens(expr: Expr | Keyword) -> Iterator[Any]:
 def _section_tokens(lines: list) -> list[Any]:
     tokens: list[Any] = []
     for line in lines:
-        if isinstance(line, codegen.Comment):
+        if isinstance(line, lowering.Comment):
             continue  # comments quote evaluated block calls; they may differ harmlessly
         if isinstance(line, layers.Statement):
             tokens.append(("statement", line.target, line.operator))
@@ -71,7 +71,7 @@ def _section_tokens(lines: list) -> list[Any]:
     return tokens
 
 
-def _fixed_tokens(plan: codegen.Plan) -> list[Any]:
+def _fixed_tokens(plan: lowering.Plan) -> list[Any]:
     return (
         _section_tokens(plan.constants)
         + _section_tokens(plan.class_attributes)
@@ -79,7 +79,7 @@ def _fixed_tokens(plan: codegen.Plan) -> list[Any]:
     )
 
 
-def _owned(base: codegen.Plan, variants: list[codegen.Plan], values: tuple) -> set[int] | None:
+def _owned(base: lowering.Plan, variants: list[lowering.Plan], values: tuple) -> set[int] | None:
     """Positions of the init numbers that equal the parameter in every variant; None if unusable."""
     if any(_fixed_tokens(variant) != _fixed_tokens(base) for variant in variants):
         return None
@@ -136,9 +136,9 @@ def _elaborate(model: Model, overrides: dict[str, Any], input_shape) -> Model:
     return Model(run_passes(graph), model.program)
 
 
-def parameterized_plan(model: Model, logits: bool = False) -> codegen.Plan:
+def parameterized_plan(model: Model, logits: bool = False) -> lowering.Plan:
     """The plan for `model` with every cleanly separable network parameter as an argument."""
-    base = codegen.plan(model, logits)
+    base = lowering.lower(model, logits)
     bound: dict[str, Any] = dict(model.graph.graph.get("parameters", {}))
     candidates = {
         name: value
@@ -162,7 +162,7 @@ def parameterized_plan(model: Model, logits: bool = False) -> codegen.Plan:
         probes = _probe_values(value)
         try:
             variants = [
-                codegen.plan(_elaborate(model, {**bound, name: v}, input_shape), logits) for v in probes
+                lowering.lower(_elaborate(model, {**bound, name: v}, input_shape), logits) for v in probes
             ]
         except CnnError:
             continue  # the network does not accept other values (groups must divide, ...)

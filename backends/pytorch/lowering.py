@@ -1,0 +1,174 @@
+"""IR -> Plan: every submodule, literal value and forward statement of the module, as data.
+
+Deciding is kept apart from writing (render.py): parameters.py compares plans built for
+different parameter values before any text exists.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from cnndsl.model import Model
+
+from . import layers, naming
+from .dataflow import Dataflow, plan_dataflow
+from .notes import SourceComments, description
+from .pyformat import Call, Expr, Raw, Seq
+
+HEADS = ("softmax", "sigmoid")  # output activations a loss function wants left out
+
+
+@dataclass(frozen=True)
+class Comment:
+    text: str
+
+
+Line = Comment | layers.Statement
+
+
+@dataclass
+class Plan:
+    """Everything the generated module contains, before it is text."""
+
+    network: str
+    class_name: str
+    source: str
+    description: list[str]
+    totals: str
+    constants: list[tuple[str, Expr]] = field(default_factory=list)
+    class_attributes: list[tuple[str, Expr]] = field(default_factory=list)
+    init: list[Line] = field(default_factory=list)
+    forward: list[Line] = field(default_factory=list)
+    parameters: list[tuple[str, int | float]] = field(default_factory=list)  # constructor args
+    logits: bool = False
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def lower(model: Model, logits: bool = False) -> Plan:
+    """Decide the generated module for `model`; `logits` leaves out a trailing softmax/sigmoid."""
+    graph: nx.DiGraph = model.graph
+    output = graph.graph["outputs"][0]
+    dropped = None
+    if logits and graph.nodes[output]["op"] in HEADS:
+        dropped, output = graph.nodes[output]["op"], graph.nodes[output]["inputs"][0]
+    order = [node for node in graph.nodes if not (dropped and node == graph.graph["outputs"][0])]
+    activation = graph.nodes[output]["op"] if graph.nodes[output]["op"] in HEADS else None
+
+    result = Plan(
+        network=model.name,
+        class_name=naming.class_name(model.name),
+        source=graph.graph.get("source", ""),
+        description=description(model),
+        totals=f"{_dims(model.input_shape)} -> {_dims(model.output_shape)}, "
+        f"{model.params:,} parameters, {model.macs:,} MACs",
+        logits=logits,
+    )
+    result.class_attributes = [
+        ("input_shape", Seq(tuple(Raw(str(d)) for d in model.input_shape), "()")),
+        ("output_activation", Raw(f'"{activation}"' if activation else "None")),
+        ("dropped_head", Raw(f'"{dropped}"' if dropped else "None")),
+    ]
+    flow = plan_dataflow(graph, order, output)
+    taken: set[str] = set()
+
+    def constant(node_id: str, what: str) -> str:
+        name = naming.constant_name(node_id, what)
+        while name in taken:  # `a_b.c` and `a.b_c` would both give A_B_C
+            name += "_"
+        taken.add(name)
+        return name
+
+    modules = {}
+    for node_id in order[1:]:
+        data = graph.nodes[node_id]
+        node = layers.Node(
+            node_id,
+            data["op"],
+            data["attrs"],
+            graph.nodes[data["inputs"][0]]["shape"],
+            data["shape"],
+            node_id in flow.inplace,
+        )
+        modules[node_id] = (node, layers.construct(node, lambda what, n=node_id: constant(n, what)))
+    naming.check_names(
+        {n: graph.nodes[n]["span"] for n, (_, built) in modules.items() if built.module is not None},
+        naming.reserved_names(),
+    )
+    _plan_init(result, graph, modules)
+    _plan_forward(result, graph, modules, flow)
+    return result
+
+
+def _plan_init(result: Plan, graph: nx.DiGraph, modules: dict) -> None:
+    comments = SourceComments()
+    containers: set[str] = set()
+    for node_id, (_, built) in modules.items():
+        if built.module is None:
+            continue
+        result.init.extend(_notes(comments.calls(graph.nodes[node_id])))
+        parts = node_id.split(".")
+        for depth in range(1, len(parts)):
+            container = ".".join(parts[:depth])
+            if container not in containers:
+                containers.add(container)
+                result.init.extend(_attach(container, Call("nn.Module")))
+        result.init.extend(_notes(comments.line_of(graph.nodes[node_id])))
+        result.init.extend(_attach(node_id, built.module))
+        path = naming.attribute_path("self", node_id)
+        result.constants.extend(built.constants)
+        for suffix, value in built.setup:
+            if suffix:
+                result.init.append(layers.Statement(f"{path}{suffix}", value))
+            else:  # a method call on the submodule itself
+                assert isinstance(value, Call)
+                result.init.append(layers.Statement("", Call(f"{path}{value.func}", value.args)))
+
+
+def _attach(node_id: str, constructor: Call) -> list[layers.Statement]:
+    owner, last = naming.owner_and_name("self", node_id)
+    if last.isidentifier() and not keyword.iskeyword(last):
+        return [layers.Statement(f"{owner}.{last}", constructor)]
+    return [layers.Statement("", Call(f"{owner}.add_module", (Raw(f'"{last}"'), constructor)))]
+
+
+def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow) -> None:
+    comments = SourceComments()
+    taken = set(flow.variables.values()) | {"self", "torch", "nn", "float", "getattr"}
+    alias: tuple[str, str] | None = None  # (container path, local name) bound in forward
+    for node_id in flow.order[1:]:
+        node, built = modules[node_id]
+        data = graph.nodes[node_id]
+        result.forward.extend(_notes(comments.calls(data)))
+        parts = node_id.split(".")
+        module = naming.attribute_path("self", node_id)
+        if built.module is not None and len(parts) > 2:
+            # A local name for the block's container (`bottleneck1 = self.layer1.bottleneck1`):
+            # one attribute lookup per layer afterwards, as in a hand-written block's forward().
+            container = ".".join(parts[:2])
+            if alias is None or alias[0] != container:
+                alias = (container, _alias_name(parts[1], taken))
+                lookup = Raw(naming.attribute_path("self", container))
+                result.forward.append(layers.Statement(alias[1], lookup))
+            module = naming.attribute_path(alias[1], ".".join(parts[2:]))
+        result.forward.extend(_notes(comments.line_of(data)))
+        inputs = [flow.variables[source] for source in data["inputs"]]
+        result.forward.extend(layers.statements(node, module, inputs, flow.variables[node_id]))
+    result.forward.append(layers.Statement("return", Raw(flow.variables[flow.output]), ""))
+
+
+def _alias_name(name: str, taken: set[str]) -> str:
+    if not name.isidentifier() or keyword.iskeyword(name) or name in taken or not name.islower():
+        name = "block"
+    while name in taken:
+        name += "_"
+    return name
+
+
+def _notes(texts: list[str]) -> list[Comment]:
+    return [Comment(text) for text in texts]
