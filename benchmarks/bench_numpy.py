@@ -74,7 +74,7 @@ def numpy_worker(name: str, batch: int, warmup: int, runs: int) -> dict:
     macs_per_kind: dict[str, int] = defaultdict(int)
     graph = model.graph
     for _ in range(3):
-        for head, kind, seconds in network.profile(x):
+        for _head, kind, seconds in network.profile(x):
             per_kind[kind] += seconds / 3
     for layer in network.layers:
         macs_per_kind[layer.kind] += graph.nodes[layer.step.head]["macs"] * batch
@@ -121,25 +121,19 @@ def run_worker(framework: str, name: str, args: argparse.Namespace) -> dict:
 def report(name: str, numpy_result: dict, torch_result: dict) -> None:
     numpy_ms = statistics.median(numpy_result["times"]) * 1000
     torch_ms = statistics.median(torch_result["times"]) * 1000
-    spread = lambda r: (max(r["times"]) - min(r["times"])) * 1000  # noqa: E731 - one-line helper
-    gflops = 2 * numpy_result["macs"] / (numpy_ms / 1000) / 1e9
-    print(f"\n{name}: batch 1, float32, {len(numpy_result['times'])} runs each (median, max-min spread)")
-    print(
-        f"  numpy  {numpy_ms:8.1f} ms  +-{spread(numpy_result):5.1f}   peak {numpy_result['peak_mb']:7.0f} MB"
-    )
-    print(
-        f"  torch  {torch_ms:8.1f} ms  +-{spread(torch_result):5.1f}   peak {torch_result['peak_mb']:7.0f} MB"
-    )
-    print(
-        f"  ratio numpy/torch: {numpy_ms / torch_ms:.2f}x time, {numpy_result['peak_mb'] / torch_result['peak_mb']:.2f}x peak"
-    )
+    runs = len(numpy_result["times"])
+    print(f"\n{name}: batch 1, float32, {runs} runs each (median, max-min spread, peak memory)")
+    for label, result, ms in (("numpy", numpy_result, numpy_ms), ("torch", torch_result, torch_ms)):
+        spread = (max(result["times"]) - min(result["times"])) * 1000
+        print(f"  {label}  {ms:8.1f} ms  +-{spread:5.1f}   peak {result['peak_mb']:7.0f} MB")
+    memory = numpy_result["peak_mb"] / torch_result["peak_mb"]
+    print(f"  ratio numpy/torch: {numpy_ms / torch_ms:.2f}x time, {memory:.2f}x peak memory")
     print(f"  numpy BLAS: {numpy_result['blas']}")
-    print(
-        f"  numpy whole network: {gflops:.0f} GFLOP/s; np.matmul alone: {numpy_result['gemm_gflops']:.0f} GFLOP/s"
-        f" ({gflops / numpy_result['gemm_gflops']:.0%} of it)"
-    )
+    gflops = 2 * numpy_result["macs"] / (numpy_ms / 1000) / 1e9
+    gemm = numpy_result["gemm_gflops"]
+    print(f"  numpy network: {gflops:.0f} GFLOP/s; np.matmul alone: {gemm:.0f} GFLOP/s ({gflops / gemm:.0%})")
     total = sum(numpy_result["per_kind"].values())
-    print("  numpy time by layer kind (profiled pass):")
+    print("  numpy time by layer kind (profiled passes; GFLOP/s counts direct-convolution MACs):")
     for kind, seconds in sorted(numpy_result["per_kind"].items(), key=lambda item: -item[1]):
         macs = numpy_result["macs_per_kind"].get(kind, 0)
         rate = f"{2 * macs / seconds / 1e9:6.0f} GFLOP/s" if macs and seconds else ""

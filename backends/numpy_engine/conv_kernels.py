@@ -15,6 +15,8 @@ import numpy as np
 # output block in L2 while the GEMM still runs at full rate; 110 MB for a whole-image im2col of
 # VGG-16's conv1_2 would instead stream through memory twice.
 CHUNK_BYTES = 3 << 19
+# ... but never fewer output pixels than this per GEMM (see `chunks`).
+MIN_GEMM_ROWS = 256
 
 
 def pack_gemm_weight(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -63,12 +65,14 @@ def pad_nhwc(x: np.ndarray, pads: tuple, padded: np.ndarray, value: float = 0.0)
     return padded
 
 
-def chunks(images: int, rows: int, row_bytes: int, budget: int):
+def chunks(images: int, rows: int, row_bytes: int, budget: int, min_rows: int = 1):
     """(first image, end image, first row, end row) blocks whose scratch stays under `budget` bytes.
 
     A block is either whole images or a run of rows of one image, so its output is contiguous.
+    It has at least `min_rows` rows, budget or not: a GEMM over too few rows runs slowly and
+    streams the whole weight matrix once more per chunk.
     """
-    rows_per_chunk = max(1, budget // max(1, row_bytes))
+    rows_per_chunk = max(1, min_rows, budget // max(1, row_bytes))
     if rows_per_chunk >= rows:
         images_per_chunk = rows_per_chunk // rows
         for first in range(0, images, images_per_chunk):
@@ -94,9 +98,10 @@ def im2col_workspace_size(weight_shape: tuple, out_shape: tuple, budget: int = C
     groups, patch, _ = weight_shape
     images, rows, columns = out_shape[0], out_shape[1], out_shape[2]
     row_elements = columns * patch * groups
+    min_rows = -(-MIN_GEMM_ROWS // columns)
     return max(
         (last - first) * (end - start) * row_elements
-        for first, last, start, end in chunks(images, rows, 4 * row_elements, budget)
+        for first, last, start, end in chunks(images, rows, 4 * row_elements, budget, min_rows)
     )
 
 
@@ -133,7 +138,8 @@ def conv_im2col(
         s_channel,
     )
     row_elements = out_columns * patch * groups
-    for first, last, start, end in chunks(images, out_rows, 4 * row_elements, budget):
+    min_rows = -(-MIN_GEMM_ROWS // out_columns)
+    for first, last, start, end in chunks(images, out_rows, 4 * row_elements, budget, min_rows):
         count = last - first
         shape = (count, end - start, out_columns, kh, kw, groups, group_channels)
         base = x[first:last, start * stride[0] :]

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv_kernels import reshape_view
+from .conv_kernels import chunks, reshape_view
 
-# Larger than im2col's chunks: each chunk streams the whole transformed filter U (16*C*O floats)
-# through the GEMMs, so fewer, bigger chunks pay off once U outgrows the cache.
-WINOGRAD_CHUNK_BYTES = 1 << 22
+# Chunks of tiles small enough for the transforms to run in cache...
+WINOGRAD_CHUNK_BYTES = 1 << 21
+# ... but never fewer tiles than this: each chunk's 16 GEMMs stream the whole transformed filter
+# U (16*C*O floats, 16 MB for 512 channels), and GEMMs of a few dozen rows run at a third of
+# the rate (measured: VGG-16's 28x28x512 layers take 4x longer in 1-tile-row chunks).
+MIN_WINOGRAD_TILES = 128
 
 
 def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
@@ -57,22 +60,11 @@ def winograd_workspace_size(out_shape: tuple, channels: int, budget: int = WINOG
     tile_rows, tile_columns = winograd_tiles(out_rows, out_columns)
     odd = out_rows % 2 == 1 or out_columns % 2 == 1
     row_elements = _tile_row_elements(tile_columns, channels, out_channels, odd)
+    min_rows = -(-MIN_WINOGRAD_TILES // tile_columns)
     return max(
         (last - first) * (end - start) * row_elements
-        for first, last, start, end in _tile_chunks(images, tile_rows, 4 * row_elements, budget)
+        for first, last, start, end in chunks(images, tile_rows, 4 * row_elements, budget, min_rows)
     )
-
-
-def _tile_chunks(images: int, rows: int, row_bytes: int, budget: int):
-    rows_per_chunk = max(1, budget // max(1, row_bytes))
-    if rows_per_chunk >= rows:
-        step = rows_per_chunk // rows
-        for first in range(0, images, step):
-            yield first, min(images, first + step), 0, rows
-        return
-    for image in range(images):
-        for first in range(0, rows, rows_per_chunk):
-            yield image, image + 1, first, min(rows, first + rows_per_chunk)
 
 
 class _Carver:
@@ -122,7 +114,8 @@ def conv_winograd(
     padded_columns = 2 * tile_columns + 2
     odd = out_rows % 2 == 1 or out_columns % 2 == 1
     row_elements = _tile_row_elements(tile_columns, channels, out_channels, odd)
-    for first, last, start, end in _tile_chunks(images, tile_rows, 4 * row_elements, budget):
+    min_rows = -(-MIN_WINOGRAD_TILES // tile_columns)
+    for first, last, start, end in chunks(images, tile_rows, 4 * row_elements, budget, min_rows):
         count, rows = last - first, end - start
         tiles = count * rows * tile_columns
         carve = _Carver(workspace)
