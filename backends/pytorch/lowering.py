@@ -147,15 +147,16 @@ def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow
         result.forward.extend(_notes(comments.calls(data)))
         parts = node_id.split(".")
         module = naming.attribute_path("self", node_id)
-        if built.module is not None and len(parts) > 2:
+        if built.module is not None and len(parts) > 1:
             # A local name for the block's container (`bottleneck1 = self.layer1.bottleneck1`):
             # one attribute lookup per layer afterwards, as in a hand-written block's forward().
-            container = ".".join(parts[:2])
+            depth = min(2, len(parts) - 1)
+            container = ".".join(parts[:depth])
             if alias is None or alias[0] != container:
-                alias = (container, _alias_name(parts[1], taken))
+                alias = (container, _alias_name(parts[depth - 1], taken))
                 lookup = Raw(naming.attribute_path("self", container))
                 result.forward.append(layers.Statement(alias[1], lookup))
-            module = naming.attribute_path(alias[1], ".".join(parts[2:]))
+            module = naming.attribute_path(alias[1], ".".join(parts[depth:]))
         result.forward.extend(_notes(comments.line_of(data)))
         inputs = [flow.variables[source] for source in data["inputs"]]
         result.forward.extend(layers.statements(node, module, inputs, flow.variables[node_id]))
