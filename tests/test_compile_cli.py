@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import ARCHITECTURES, run_cli
 
 from cnndsl.commands.compile import check_options
 from cnndsl.errors import CnnUsageError
-from tests.conftest import ARCHITECTURES, run_cli
 
 pytest.importorskip("torch")
 

@@ -6,9 +6,9 @@ import copy
 import pickle
 
 import pytest
+from conftest import run_cli
 
 import cnndsl
-from tests.conftest import run_cli
 
 torch = pytest.importorskip("torch")
 
