@@ -166,6 +166,10 @@ OP_CASES = {
         "relu",
     ],
     "concat": ["input 4x6x6", "concat { branch { conv 3 1x1 } branch { maxpool 3x3 stride=1 pad=1 } }"],
+    "flat concat": ["input 12", "concat { branch { fc 3; relu } branch { fc 4 } }", "softmax"],
+    "flat residual": ["input 12", "residual { fc 12; batchnorm; relu; fc 12 }", "sigmoid"],
+    "batchnorm on a flat input": ["input 2x5x5", "flatten", "batchnorm", "fc 3"],
+    "nothing but dropout": ["input 3x4x4", "dropout 0.5"],
 }
 
 
@@ -252,7 +256,7 @@ def random_networks(draw) -> str:
     return network(*lines)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(random_networks(), st.sampled_from(["auto", "im2col", "winograd"]), st.integers(0, 99))
 def test_random_networks_match_torch(source, algorithm, seed):
     actual, expected = run_both(source, batch=2, seed=seed, conv_algorithm=algorithm)
