@@ -143,3 +143,15 @@ network n(width=8, classes=3) {
     source = get_backend("torch").generate_source(cnndsl.loads(text))
     assert "def __init__(self, classes: int = 3) -> None:" in source
     assert "nn.Conv2d(8, 32, kernel_size=1)" in source
+    # A repeat count changes the structure, the input size the class attributes: both baked in.
+    text = """
+network m(blocks=2, size=8, classes=5) {
+    input (3, size, size)
+    repeat blocks { conv 4 3x3 pad=1 }
+    globalavgpool
+    flatten
+    fc classes
+}
+"""
+    source = get_backend("torch").generate_source(cnndsl.loads(text))
+    assert "def __init__(self, classes: int = 5) -> None:" in source

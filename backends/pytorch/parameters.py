@@ -92,8 +92,10 @@ def _owned(base: lowering.Plan, variants: list[lowering.Plan], values: tuple) ->
             if any(token != tokens[0] for token in tokens):
                 return None
             continue
+        if not all(isinstance(token, Num) for token in tokens):
+            return None
         numbers = tuple(token.value for token in tokens)
-        if all(isinstance(token, Num) for token in tokens) and len(set(numbers)) == 1:
+        if len(set(numbers)) == 1:
             continue
         if numbers == values and all(type(n) is type(values[0]) for n in numbers):
             owned.add(index)
