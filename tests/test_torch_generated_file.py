@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import pytest
+from conftest import ROOT
 
 import cnndsl
 from cnndsl.plugins import get_backend
@@ -155,3 +156,12 @@ network m(blocks=2, size=8, classes=5) {
 """
     source = get_backend("torch").generate_source(cnndsl.loads(text))
     assert "def __init__(self, classes: int = 5) -> None:" in source
+
+
+def test_generated_source_does_not_depend_on_the_working_directory(tmp_path, monkeypatch):
+    texts = []
+    for folder in (ROOT, tmp_path):
+        monkeypatch.chdir(folder)
+        texts.append(get_backend("torch").generate_source(cnndsl.load("resnet18")))
+    assert texts[0] == texts[1]
+    assert "# resnet_blocks.cnn:37: conv 64 7x7" in texts[0]

@@ -2,7 +2,28 @@
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
+from cnndsl.loader import builtin_path
 from cnndsl.model import Model
+from cnndsl.source import SourceFile
+
+
+@cache
+def _builtin_folder() -> Path:
+    return builtin_path("lenet5").parent.resolve()
+
+
+def shown_name(source: SourceFile) -> str:
+    """A source file as comments name it: built-in architectures by their bare file name.
+
+    The front end names an imported built-in file by its path, which would put the install
+    location (and the directory `compile` ran in) into every generated file.
+    """
+    if source.path is not None and source.path.resolve().parent == _builtin_folder():
+        return source.path.name
+    return source.name
 
 
 class SourceComments:
@@ -22,7 +43,7 @@ class SourceComments:
         while common < min(len(frames), len(self.frames)) and frames[common] == self.frames[common]:
             common += 1
         for frame, _ in frames[common:]:
-            comments.append(f"{frame.signature}, called at {frame.span.source.name}:{frame.span.line}")
+            comments.append(f"{frame.signature}, called at {shown_name(frame.span.source)}:{frame.span.line}")
             self.line = None
         self.frames = frames
         return comments
@@ -30,7 +51,7 @@ class SourceComments:
     def line_of(self, data: dict) -> list[str]:
         comments = []
         span = data["span"]
-        where = (span.source.name, span.line)
+        where = (shown_name(span.source), span.line)
         if where != self.line:
             text = span.source.line_text(span.line).strip()
             comments.append(f"{where[0]}:{where[1]}: {text}")
