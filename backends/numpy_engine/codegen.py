@@ -187,7 +187,8 @@ class _Writer:
             out = f"np.empty({self.out(step.output)}, np.float32)"
             return f"fully_connected({args[0]}, *packed[{key}], {step.relu}, {out})"
         in_channels = self.graph.nodes[step.inputs[0]]["shape"][0]
-        algorithm = layers.choose_conv_algorithm(attrs, in_channels, self.conv_algorithm)
+        out_size = self.graph.nodes[step.head]["shape"][1:]
+        algorithm = layers.choose_conv_algorithm(attrs, in_channels, out_size, self.conv_algorithm)
         packing = {
             "winograd": "pack_winograd_weight(weight)",
             "depthwise": "pack_depthwise_weight(weight)",

@@ -23,8 +23,10 @@ CONV_ALGORITHMS = ("auto", "im2col", "winograd")
 # Winograd saves 20 of 36 multiplies per channel pair and output tile, but its transforms are
 # additions over every tile and channel on one core: worth it only when the GEMM dominates, which
 # measured on this project's machine means at least 96 input and output channels (VGG-16 from its
-# second stage on, ResNet's stages 2-4; not 64-channel layers at 224x224).
+# second stage on, ResNet's stages 2-3; not 64-channel layers) and outputs of at least 12x12
+# pixels (at 7x7 the 2x2 tiles cover 8x8: a third of the work is padding, and im2col wins).
 WINOGRAD_MIN_CHANNELS = 96
+WINOGRAD_MIN_PIXELS = 144
 
 
 def nhwc(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -67,7 +69,7 @@ def _fused_weights(graph: nx.DiGraph, step: Step, state: dict):
     return weight, bias
 
 
-def choose_conv_algorithm(attrs: dict, in_channels: int, requested: str = "auto") -> str:
+def choose_conv_algorithm(attrs: dict, in_channels: int, out_size: tuple, requested: str = "auto") -> str:
     """pointwise (1x1 GEMM), depthwise, winograd (3x3 stride 1) or im2col (everything)."""
     kernel, stride, dilation, groups = attrs["kernel"], attrs["stride"], attrs["dilation"], attrs["groups"]
     out_channels = attrs["out_channels"]
@@ -80,7 +82,11 @@ def choose_conv_algorithm(attrs: dict, in_channels: int, requested: str = "auto"
         return "pointwise"
     if groups > 1 and groups == in_channels == out_channels:
         return "depthwise"
-    if winograd_fits and min(in_channels, out_channels) >= WINOGRAD_MIN_CHANNELS and requested == "auto":
+    pays = (
+        min(in_channels, out_channels) >= WINOGRAD_MIN_CHANNELS
+        and out_size[0] * out_size[1] >= WINOGRAD_MIN_PIXELS
+    )
+    if winograd_fits and pays:
         return "winograd"
     return "im2col"
 
@@ -90,7 +96,7 @@ class ConvLayer(Layer):
         super().__init__(graph, step)
         weight, bias = _fused_weights(graph, step, state)
         self.bias = bias
-        self.algorithm = choose_conv_algorithm(self.attrs, self.in_shape[0], algorithm)
+        self.algorithm = choose_conv_algorithm(self.attrs, self.in_shape[0], self.out_shape[1:], algorithm)
         kh, kw = self.attrs["kernel"]
         self.kind = f"conv {kh}x{kw} {self.algorithm}"
         self.pads = self.attrs["pads"]

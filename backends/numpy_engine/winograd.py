@@ -17,7 +17,7 @@ WINOGRAD_CHUNK_BYTES = 1 << 21
 # ... but never fewer tiles than this: each chunk's 16 GEMMs stream the whole transformed filter
 # U (16*C*O floats, 16 MB for 512 channels), and GEMMs of a few dozen rows run at a third of
 # the rate (measured: VGG-16's 28x28x512 layers take 4x longer in 1-tile-row chunks).
-MIN_WINOGRAD_TILES = 128
+MIN_WINOGRAD_TILES = 256
 
 
 def pack_winograd_weight(weight: np.ndarray) -> np.ndarray:
