@@ -190,11 +190,15 @@ def conv_depthwise(
     out: np.ndarray,
     relu: bool = False,
     residual=None,
+    workspace=None,
 ) -> np.ndarray:
-    """One filter per channel (groups == channels): a multiply-add per tap, no GEMM."""
+    """One filter per channel (groups == channels): a multiply-add per tap, no GEMM.
+
+    `workspace`, if given, holds at least out.size elements for the products.
+    """
     kh, kw = taps.shape[:2]
     out_rows, out_columns = out.shape[1], out.shape[2]
-    product = np.empty_like(out)
+    product = np.empty_like(out) if workspace is None else workspace[: out.size].reshape(out.shape)
     out.fill(0)
     for i in range(kh):
         for j in range(kw):

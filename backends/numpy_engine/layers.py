@@ -7,6 +7,7 @@ batchnorm folded into the conv, filters reordered for NHWC GEMMs or Winograd-tra
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -119,6 +120,8 @@ class ConvLayer(Layer):
         padded = (batch, rows + top + bottom, columns + left + right, channels) if any(self.pads) else None
         if self.algorithm == "im2col":
             return Needs(out, padded, conv_kernels.im2col_workspace_size(self.weight.shape, out))
+        if self.algorithm == "depthwise":
+            return Needs(out, padded, math.prod(out))
         return Needs(out, padded)
 
     def __call__(self, inputs, out, padded, workspace) -> None:
@@ -130,8 +133,9 @@ class ConvLayer(Layer):
         elif self.algorithm == "pointwise":
             conv_kernels.conv_pointwise(x, self.weight, self.bias, out, relu, residual)
         elif self.algorithm == "depthwise":
+            stride, dilation = self.attrs["stride"], self.attrs["dilation"]
             conv_kernels.conv_depthwise(
-                x, self.weight, self.bias, self.attrs["stride"], self.attrs["dilation"], out, relu, residual
+                x, self.weight, self.bias, stride, dilation, out, relu, residual, workspace
             )
         else:
             conv_kernels.conv_im2col(
