@@ -96,7 +96,7 @@ def _run_worker(args: argparse.Namespace, backend: str, batch: int, progress: _P
         "file": args.file,
         "network": args.network,
         "set": args.set,
-        "input": args.input,
+        "shape": args.shape,
         "backend": backend,
         "batch": batch,
         "runs": args.runs,
@@ -179,7 +179,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     namespace = argparse.Namespace(
-        file=job["file"], network=job["network"], set=job["set"], input=job["input"]
+        file=job["file"], network=job["network"], set=job["set"], shape=job["shape"]
     )
     model = load_from_args(namespace)
     x = np.random.default_rng(0).standard_normal((job["batch"], *model.input_shape)).astype(np.float32)

@@ -10,7 +10,9 @@ from ..loader import load, parse_shape, parse_value
 from ..model import Model
 
 
-def add_network_options(parser: argparse.ArgumentParser) -> None:
+def add_network_options(parser: argparse.ArgumentParser, shape_flag: str = "--input") -> None:
+    """FILE, --network, --set and the input-shape override (named `shape_flag`; `run` uses
+    --input for its data file and calls the override --shape)."""
     parser.add_argument("file", help="a .cnn file, or a built-in architecture such as vgg16")
     parser.add_argument(
         "--network", help="which network of the file (default: the only one, or the one named like the file)"
@@ -18,7 +20,9 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter"
     )
-    parser.add_argument("--input", metavar="CxHxW", help="override the input shape, e.g. 3x32x32")
+    parser.add_argument(
+        shape_flag, dest="shape", metavar="CxHxW", help="override the input shape, e.g. 3x32x32"
+    )
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -32,5 +36,5 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
 
 
 def load_from_args(args: argparse.Namespace) -> Model:
-    input_shape = parse_shape(args.input) if args.input else None
+    input_shape = parse_shape(args.shape) if args.shape else None
     return load(args.file, network=args.network, input=input_shape, **parse_overrides(args.set))

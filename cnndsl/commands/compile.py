@@ -12,7 +12,6 @@ import argparse
 import inspect
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from .. import __version__
 from ..errors import CnnUsageError
 from ..model import Model
+from ..output_files import write_atomically, write_through
 from ..plugins import Backend, get_backend
 from .common import add_network_options, load_from_args
 
@@ -77,14 +77,14 @@ def run(args: argparse.Namespace) -> int:
         path = output_path(args.output, model, backend, fmt)
         refuse_unsafe(path, model, args.force)
         text = with_marker(method(model, **options), model)
-        write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
+        write_atomically(path, text)
     else:
         if args.output == "-":
             raise CnnUsageError(f"format '{fmt}' is binary: give a file with --output")
         check_options(backend.export, options, args.backend)
         path = output_path(args.output, model, backend, fmt)
         refuse_unsafe(path, model, args.force)
-        write_atomically(path, lambda temporary: backend.export(model, temporary, fmt, **options))
+        write_through(path, lambda temporary: backend.export(model, temporary, fmt, **options))
     if not args.quiet:
         sys.stdout.write(model.summary())
     print(f"wrote {path}")
@@ -152,59 +152,3 @@ def refuse_unsafe(path: Path, model: Model, force: bool) -> None:
         raise CnnUsageError(
             f"refusing to overwrite {path}: cnndsl did not generate it (use --force to overwrite)"
         )
-
-
-def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write through a temporary file in the same folder, then rename it over `path`.
-
-    Readers see the old file or the new one, never a half-written one; on any failure the
-    temporary file is removed and `path` is untouched.
-    """
-    folder = path.parent
-    created = _make_folders(folder)
-    temporary: Path | None = None
-    done = False
-    try:
-        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        os.close(handle)
-        temporary = Path(name)
-        write(temporary)
-        _copy_permissions(path, temporary)
-        os.replace(temporary, path)
-        done = True
-    except OSError as error:
-        raise CnnUsageError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        if not done:
-            if temporary is not None:
-                temporary.unlink(missing_ok=True)
-            for made in reversed(created):  # leave no empty folders behind either
-                try:
-                    made.rmdir()
-                except OSError:
-                    break
-
-
-def _make_folders(folder: Path) -> list[Path]:
-    """Create missing parent folders (outermost first), returning those created."""
-    missing = []
-    current = folder
-    while not current.exists() and current != current.parent:
-        missing.insert(0, current)
-        current = current.parent
-    for made in missing:
-        try:
-            made.mkdir()
-        except OSError as error:
-            raise CnnUsageError(f"cannot create folder {made}: {error.strerror or error}") from None
-    return missing
-
-
-def _copy_permissions(path: Path, temporary: Path) -> None:
-    """mkstemp makes private files; give the result the mode a plain `open()` would."""
-    if path.exists():
-        os.chmod(temporary, path.stat().st_mode & 0o7777)
-        return
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)

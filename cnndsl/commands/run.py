@@ -23,12 +23,9 @@ PRINT_LIMIT = 64  # print outputs with at most this many numbers per image; summ
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "run",
-        help="run a network on an input (.npy or image) with the numpy or torch backend",
-        conflict_handler="resolve",  # --input here is the data, not the shared shape override
+        "run", help="run a network on an input (.npy or image) with the numpy or torch backend"
     )
-    add_network_options(parser)
-    parser.add_argument("--shape", metavar="CxHxW", help="override the network's input shape, e.g. 3x32x32")
+    add_network_options(parser, shape_flag="--shape")  # --input here is the data file
     parser.add_argument("--input", "-i", metavar="PATH", help="an .npy array or an image; random if left out")
     parser.add_argument("--output", "-o", metavar="PATH.npy", help="save the output array here")
     parser.add_argument("--force", action="store_true", help="overwrite an existing --output file")
@@ -58,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..plugins import require_module
 
     np = require_module("numpy", "numpy")
-    model = load_from_args(argparse.Namespace(**{**vars(args), "input": args.shape}))
+    model = load_from_args(args)
     if args.input:
         x = read_input(Path(args.input), model.input_shape, args)
     else:
@@ -195,7 +192,7 @@ def save_output(path: Path, y: Any, force: bool) -> None:
     """Write y as .npy atomically: readers never see half a file, and nothing is overwritten unasked."""
     import numpy as np
 
-    from .compile import write_atomically
+    from ..output_files import write_through
 
     if path.suffix.lower() != ".npy":
         raise CnnUsageError(f"--output must name an .npy file, found '{path.name}'")
@@ -206,7 +203,7 @@ def save_output(path: Path, y: Any, force: bool) -> None:
         with temporary.open("wb") as handle:  # a file handle: np.save would append .npy to a name
             np.save(handle, y, allow_pickle=False)
 
-    write_atomically(path, write)
+    write_through(path, write)
 
 
 def read_labels(path_text: str) -> list[str]:
