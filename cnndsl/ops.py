@@ -143,6 +143,8 @@ def boolean(value: Any) -> bool:
 def pair(value: Any) -> tuple[int, int]:
     """`3`, `3x5` or `(3, 5)` -> (height, width)."""
     if _is_int(value):
+        if value < 1:
+            raise ArgumentProblem(f"expected a positive size, found {value}")
         value = (value, value)
     if not (isinstance(value, tuple) and len(value) == 2 and all(_is_int(v) for v in value)):
         raise ArgumentProblem(f"expected a size such as 3, 3x3 or (3, 5), found {describe_value(value)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from . import syntax_tree as st
@@ -60,6 +61,9 @@ class _Loader:
         self.definitions[definition.name] = definition
 
     def _import(self, path: Path, statement: st.Import, stack: tuple[Path, ...]) -> None:
+        if not path.is_file() and (_BUILTIN_FOLDER / statement.path).is_file():
+            # Shipped block libraries (resnet_blocks.cnn) can be imported from anywhere.
+            path = _BUILTIN_FOLDER / statement.path
         resolved = path.resolve()
         if resolved in stack:
             cycle = " -> ".join(p.name for p in (*stack[stack.index(resolved) :], resolved))
@@ -68,7 +72,7 @@ class _Loader:
         if resolved in self.modules:
             return
         if not resolved.is_file():
-            message = f"cannot import '{statement.path}': no such file {path}"
+            message = f"cannot import '{statement.path}': no such file {path} (nor a built-in one)"
             self.sink.add(CnnImportError(message, statement.span))
             return
         try:
@@ -84,10 +88,16 @@ class _Loader:
 
 
 def _display_name(path: Path) -> str:
+    """How diagnostics name a file: built-in files by their bare name, others relative to the cwd."""
+    if path.parent == _BUILTIN_FOLDER.resolve():
+        return path.name
     try:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+_BUILTIN_FOLDER = Path(str(resources.files("cnndsl.architectures")))
 
 
 def load_program(source: SourceFile) -> Program:

@@ -34,7 +34,7 @@ def test_check_goes_on_after_a_missing_file_and_exits_as_a_usage_error(cli, tmp_
     result = cli("check", str(tmp_path / "nowhere.cnn"), str(BAD / "stride_zero.cnn"), "lenet5")
     assert result.code == EXIT_USAGE  # the worst of: usage error (2), invalid file (1), ok (0)
     assert "no such file or built-in architecture" in result.err
-    assert "conv stride: sizes must be positive, found 0x0" in result.err
+    assert "conv stride: expected a positive size, found 0" in result.err
     assert result.out.startswith("lenet5.cnn: ok:")
 
 

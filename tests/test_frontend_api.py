@@ -89,3 +89,27 @@ def test_loads_reports_every_error_at_once():
     assert str(raised.value).splitlines()[0] == (
         "three.cnn:3:8: error: conv out_channels: expected a positive integer, found 0"
     )
+
+
+def test_user_files_can_import_the_shipped_block_libraries(tmp_path):
+    # resnet_blocks.cnn is not beside the user's file: the built-in copy is found, and
+    # diagnostics name it by its bare file name rather than its install path.
+    (tmp_path / "tiny_resnet.cnn").write_text(
+        'import "resnet_blocks.cnn"\n'
+        "network tiny_resnet {\n"
+        "    input 3x32x32\n"
+        "    layer1: basic_stage(16, blocks=2, stride=0)\n"
+        "}\n"
+    )
+    with pytest.raises(CnnError) as caught:
+        cnndsl.load(tmp_path / "tiny_resnet.cnn")
+    (diagnostic,) = caught.value.diagnostics
+    assert str(diagnostic.span).startswith("resnet_blocks.cnn:")
+    assert diagnostic.message == "conv stride: expected a positive size, found 0"
+    assert [frame.signature for frame in diagnostic.chain] == [
+        "basic(16, stride=0)",
+        "basic_stage(16, blocks=2, stride=0)",
+    ]
+    fixed = (tmp_path / "tiny_resnet.cnn").read_text().replace("stride=0", "stride=2")
+    (tmp_path / "tiny_resnet.cnn").write_text(fixed)
+    assert cnndsl.load(tmp_path / "tiny_resnet.cnn").output_shape == (16, 16, 16)
