@@ -44,6 +44,7 @@ class Plan:
     forward: list[Line] = field(default_factory=list)
     parameters: list[tuple[str, int | float]] = field(default_factory=list)  # constructor args
     logits: bool = False
+    example_key: str = ""  # the first parameter's state_dict key, quoted in the docstring
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -68,6 +69,7 @@ def lower(model: Model, logits: bool = False) -> Plan:
         totals=f"{_dims(model.input_shape)} -> {_dims(model.output_shape)}, "
         f"{model.params:,} parameters, {model.macs:,} MACs",
         logits=logits,
+        example_key=next((f"{node}.weight" for node in order if graph.nodes[node]["params"]), ""),
     )
     result.class_attributes = [
         ("input_shape", Seq(tuple(Raw(str(d)) for d in model.input_shape), "()")),

@@ -42,9 +42,10 @@ def _class_docstring(result: Plan) -> list[str]:
     about = result.description or [f"The network {result.network} of {result.source}."]
     about = [*about, ""]
     about.append(f"{result.totals}" + (f" (with {settings})." if settings else "."))
+    keys = f" (state_dict keys such as `{result.example_key}`)" if result.example_key else ""
     about.append(
-        "Submodule and parameter names are the .cnn node ids (state_dict keys such as "
-        "`conv1.weight`); comments in forward() point at the .cnn line of each statement."
+        f"Submodule and parameter names are the .cnn node ids{keys}; comments in forward() "
+        "point at the .cnn line of each statement."
     )
     if result.logits:
         about.append(
