@@ -22,7 +22,7 @@ from lark.exceptions import UnexpectedInput
 
 from .errors import CnnError
 from .format_layout import INDENT, Blank, Comment, LayoutWriter
-from .parser import _BracketNewlines, _lark, parse
+from .parser import _lark, open_grammar, parse
 from .source import SourceFile
 
 _BINARY_RULES = frozenset({"add", "subtract", "multiply", "floordiv", "divide", "modulo"})
@@ -51,16 +51,7 @@ _collector = _CommentCollector()
 @lru_cache(maxsize=1)
 def _layout_parser() -> Lark:
     # The same grammar as parser.py, but keeping every token (parentheses, `;`, newlines).
-    return Lark.open_from_package(
-        "cnndsl.grammars",
-        "cnn.lark",
-        parser="lalr",
-        propagate_positions=True,
-        postlex=_BracketNewlines(),
-        maybe_placeholders=False,
-        keep_all_tokens=True,
-        lexer_callbacks={"COMMENT": _collector},
-    )
+    return open_grammar(keep_all_tokens=True, lexer_callbacks={"COMMENT": _collector})
 
 
 def _parse_with_comments(text: str) -> tuple[Tree, list[Comment]]:

@@ -76,8 +76,8 @@ class _BracketNewlines:
             yield token
 
 
-@lru_cache(maxsize=1)
-def _lark() -> Lark:
+def open_grammar(**options: Any) -> Lark:
+    """A Lark LALR parser for grammars/cnn.lark; `options` add to the settings every user shares."""
     return Lark.open_from_package(
         "cnndsl.grammars",
         "cnn.lark",
@@ -85,8 +85,13 @@ def _lark() -> Lark:
         propagate_positions=True,
         postlex=_BracketNewlines(),
         maybe_placeholders=False,
-        cache=True,
+        **options,
     )
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    return open_grammar(cache=True)
 
 
 def _describe_terminal(parser: Lark, name: str) -> str:
