@@ -176,7 +176,9 @@ def _time_runs(step, warmup: int, runs: int, synchronize=None) -> list[float]:
 
 
 def worker(job: dict[str, Any]) -> dict[str, Any]:
-    import numpy as np
+    from ..plugins import require_module
+
+    np = require_module("numpy", "numpy")
 
     namespace = argparse.Namespace(
         file=job["file"], network=job["network"], set=job["set"], shape=job["shape"]
@@ -187,8 +189,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         network = model.build(job["backend"])
         times = _time_runs(lambda: network(x), job["warmup"], job["runs"])
     else:
-        import torch
-
+        torch = require_module("torch", "torch")
         torch.set_num_threads(job["threads"])
         device = torch.device(job["device"])
         if device.type == "cuda" and not torch.cuda.is_available():
