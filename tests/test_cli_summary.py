@@ -174,3 +174,26 @@ def test_summary_of_a_path(cli, tmp_path):
     assert data["layers"] == [
         {"name": "maxpool1", "op": "maxpool", "output_shape": [1, 2, 2], "params": 0, "buffers": 0, "macs": 0}
     ]
+
+
+def test_summary_says_where_same_padding_is_asymmetric(cli, tmp_path):
+    # TensorFlow's `same`: for stride 2 on an even size, or an even kernel, the one extra row and
+    # column of zeros go after (bottom/right).
+    (tmp_path / "pads.cnn").write_text(
+        "network pads {\n"
+        "    input 3x8x8\n"
+        "    conv 4 3x3 stride=2 pad=same\n"
+        "    conv 4 2x2 pad=same\n"
+        "    conv 4 3x3 pad=same\n"
+        "}\n"
+    )
+    result = cli("summary", str(tmp_path / "pads.cnn"))
+    assert result.code == 0
+    notes = [line for line in result.out.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: conv1: `same` padding is asymmetric here (top 0, bottom 1, left 0, right 1), "
+        "the extra row/column after, as in TensorFlow",
+        "note: conv2: `same` padding is asymmetric here (top 0, bottom 1, left 0, right 1), "
+        "the extra row/column after, as in TensorFlow",
+    ]
+    assert "4x4x4" in result.out  # ceil(8 / 2) = 4, and `same` keeps 4x4 from there on
