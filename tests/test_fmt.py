@@ -269,3 +269,9 @@ def test_a_symbolic_link_keeps_pointing_at_its_file(tmp_path):
     link.symlink_to(real.name)
     assert run_cli("fmt", str(link)).code == 0
     assert link.is_symlink() and real.read_text() == CANONICAL
+
+
+def test_a_folder_without_cnn_files_is_a_usage_error(tmp_path):
+    result = run_cli("fmt", "--check", str(tmp_path))
+    assert result.code == 2
+    assert f"no .cnn files in the folder {tmp_path}" in result.err

@@ -36,7 +36,10 @@ def _expand(specs: list[str]) -> list[Path | str]:
         if spec == STDIN:
             files.append(STDIN)
         elif path.is_dir():
-            files.extend(sorted(path.rglob("*.cnn")))
+            found = sorted(path.rglob("*.cnn"))
+            if not found:
+                raise CnnUsageError(f"no .cnn files in the folder {spec}")
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
