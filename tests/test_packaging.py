@@ -88,3 +88,15 @@ def test_installed_wheel_runs_from_an_unrelated_folder(installed: Path, tmp_path
     summary = run(installed / "cnndsl", "summary", "lenet5.cnn", cwd=tmp_path)
     assert summary.stdout.startswith("lenet5 (lenet5.cnn): input 1x32x32 -> output 10\n")
     assert "Total params                      61,706" in summary.stdout
+
+
+def test_installed_wheel_finds_its_backend_plugins(installed: Path, tmp_path: Path):
+    code = (
+        "import inspect; from cnndsl.plugins import available_backends, get_backend; "
+        "print(available_backends()); print(inspect.getfile(type(get_backend('numpy'))))"
+    )
+    found = run(installed / "python", "-c", code, cwd=tmp_path).stdout.splitlines()
+    assert found[0] == "['numpy', 'torch']"
+    assert Path(found[1]).is_relative_to(installed.parent)  # the wheel's copy of the plugin
+    ran = run(installed / "cnndsl", "run", "lenet5", "--batch", "1", "--top", "1", cwd=tmp_path)
+    assert "lenet5 on random input x1: output (1, 10)" in ran.stdout
