@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
@@ -89,9 +90,24 @@ def open_grammar(**options: Any) -> Lark:
     )
 
 
+def _cache_file() -> str | bool:
+    """Where Lark keeps the built parse tables: a folder only this user can write, because Lark
+    unpickles the file (its default is a shared temp folder). No such folder: no cache."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(root, "cnndsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        if os.stat(folder).st_uid != os.getuid() or not os.access(folder, os.W_OK):
+            return False
+    except OSError:
+        return False
+    # Lark checks a hash of the grammar and its own version stored in the file before using it.
+    return os.path.join(folder, "cnn-grammar.lark-cache")
+
+
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return open_grammar(cache=True)
+    return open_grammar(cache=_cache_file())
 
 
 def _describe_terminal(parser: Lark, name: str) -> str:

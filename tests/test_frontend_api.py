@@ -113,3 +113,19 @@ def test_user_files_can_import_the_shipped_block_libraries(tmp_path):
     fixed = (tmp_path / "tiny_resnet.cnn").read_text().replace("stride=0", "stride=2")
     (tmp_path / "tiny_resnet.cnn").write_text(fixed)
     assert cnndsl.load(tmp_path / "tiny_resnet.cnn").output_shape == (16, 16, 16)
+
+
+def test_the_parser_cache_lives_in_a_private_folder(tmp_path):
+    # Lark unpickles its cache file, so it must not sit in a folder others can write to.
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "cnndsl", "check", "lenet5"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "cnndsl"
+    assert (folder / "cnn-grammar.lark-cache").is_file()
+    assert folder.stat().st_mode & 0o777 == 0o700
