@@ -19,6 +19,8 @@ import networkx as nx
 
 from . import ops
 from . import syntax_tree as st
+from .arguments import ArgumentProblem, image_shape
+from .binding import bind_block_arguments, bind_layer_arguments, bind_network_parameters
 from .errors import (
     CallFrame,
     CnnArgumentError,
@@ -26,10 +28,10 @@ from .errors import (
     CnnNameError,
     CnnShapeError,
     CnnUsageError,
-    Diagnostic,
     DiagnosticSink,
 )
-from .expressions import describe_value, did_you_mean, evaluate
+from .expressions import describe_value, evaluate
+from .name_check import layer_written_as_call, unknown_name
 from .passes import infer_node
 from .program import Program
 from .source import Span
@@ -201,79 +203,10 @@ class _Elaborator:
                 )
             call = st.Call(layer.kind, (), layer.span, layer.kind_span, None, layer.label)
             return self.call(call, x, scope, frame)
-        raise CnnNameError(self._unknown(layer.kind, "layer or block"), layer.kind_span)
-
-    def _unknown(self, name: str, what: str) -> str:
-        known = [*ops.LAYER_KINDS, *(d.name for d in self.program.blocks)]
-        return f"unknown {what} '{name}'{did_you_mean(name, known)}"
-
-    def bind_layer_arguments(
-        self, op: ops.OpDef, layer: st.Layer, frame: _Frame
-    ) -> tuple[dict[str, Any], dict[str, Span]]:
-        values: dict[str, Any] = {}
-        spans: dict[str, Span] = {}
-        positional = op.positional
-        problems: list[CnnError] = []
-        for index, argument in enumerate(layer.arguments):
-            if argument.keyword is None:
-                if any(a.keyword for a in layer.arguments[:index]):
-                    message = "a positional argument cannot follow a keyword argument"
-                    problems.append(CnnArgumentError(message, argument.span))
-                    continue
-                if index >= len(positional):
-                    # One error for all the extra arguments, underlining them together.
-                    if index == len(positional):
-                        count, where = _extra_positional(layer.arguments, len(positional))
-                        names = ", ".join(a.name for a in positional) or "no positional arguments"
-                        message = (
-                            f"{op.kind} takes {len(positional)} positional argument"
-                            f"{'' if len(positional) == 1 else 's'} ({names}), but {count} were given"
-                        )
-                        problems.append(CnnArgumentError(message, where))
-                    continue
-                spec = positional[index]
-            else:
-                spec = op.arg(argument.keyword)
-                if spec is None:
-                    hint = did_you_mean(argument.keyword, [a.name for a in op.args])
-                    problems.append(
-                        CnnArgumentError(
-                            f"{op.kind} has no argument '{argument.keyword}'{hint}",
-                            argument.keyword_span or argument.span,
-                        )
-                    )
-                    continue
-            if spec.name in values:
-                problems.append(CnnArgumentError(f"argument '{spec.name}' is given twice", argument.span))
-                continue
-            try:
-                raw = self.evaluate(argument.value, frame)
-                values[spec.name] = spec.convert(raw)
-            except ops.ArgumentProblem as problem:
-                problems.append(CnnArgumentError(f"{op.kind} {spec.name}: {problem}", argument.value.span))
-                continue
-            except CnnError as error:
-                problems.append(error)
-                continue
-            spans[spec.name] = argument.value.span
-        missing = [spec.name for spec in op.args if spec.name not in values and spec.default is ops.REQUIRED]
-        if missing and not problems:
-            usage = " ".join(a.name for a in positional)
-            problems.append(
-                CnnArgumentError(
-                    f"{op.kind} needs {' and '.join(missing)} "
-                    f"(usage: {op.kind} {usage}; e.g. `{op.example}`)",
-                    layer.span,
-                )
-            )
-        for spec in op.args:
-            values.setdefault(spec.name, spec.default)
-        if problems:
-            raise CnnError([d for p in problems for d in p.diagnostics])
-        return values, spans
+        raise CnnNameError(unknown_name(self.program, layer.kind, "layer or block"), layer.kind_span)
 
     def layer(self, op: ops.OpDef, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
-        attrs, spans = self.bind_layer_arguments(op, layer, frame)
+        attrs, spans = bind_layer_arguments(op, layer, lambda expr: self.evaluate(expr, frame))
         name = scope.name(layer.label, op.kind, _label_span(layer))
         if x is None:
             return None
@@ -283,18 +216,15 @@ class _Elaborator:
         definition = self.program.definitions.get(call.block)
         if definition is None or definition.kind != "block":
             if ops.lookup(call.block) is not None:
-                raise CnnNameError(
-                    f"'{call.block}' is a layer: write its arguments after a space, without parentheses",
-                    call.name_span,
-                )
+                raise layer_written_as_call(call)
             if definition is not None:
                 raise CnnNameError(f"'{call.block}' is a network, not a block", call.name_span)
-            raise CnnNameError(self._unknown(call.block, "block"), call.name_span)
+            raise CnnNameError(unknown_name(self.program, call.block, "block"), call.name_span)
         if call.block in frame.active:
             cycle = " -> ".join((*frame.active[frame.active.index(call.block) :], call.block))
             message = f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse"
             raise CnnNameError(message, call.name_span)
-        env, signature = self.bind_block_arguments(definition, call, frame)
+        env, signature = bind_block_arguments(definition, call, lambda expr: self.evaluate(expr, frame))
         times = 1
         if call.times is not None:
             times = self.repetitions(call.times, frame)
@@ -331,76 +261,6 @@ class _Elaborator:
                 f"(the limit is {MAX_UNROLLED_BODIES:,})",
                 span,
             )
-
-    def bind_block_arguments(
-        self, definition: st.Definition, call: st.Call, frame: _Frame
-    ) -> tuple[dict[str, Any], str]:
-        parameters = {p.name: p for p in definition.parameters}
-        order = [p.name for p in definition.parameters]
-        given: dict[str, Any] = {}
-        problems: list[CnnError] = []
-        shown: list[str] = []
-        for index, argument in enumerate(call.arguments):
-            if argument.keyword is None:
-                if any(a.keyword for a in call.arguments[:index]):
-                    problems.append(
-                        CnnArgumentError(
-                            "a positional argument cannot follow a keyword argument", argument.span
-                        )
-                    )
-                    continue
-                if index >= len(order):
-                    if index == len(order):
-                        count, where = _extra_positional(call.arguments, len(order))
-                        problems.append(
-                            CnnArgumentError(
-                                f"block {definition.name}({', '.join(order)}) takes {len(order)} argument"
-                                f"{'' if len(order) == 1 else 's'}, but {count} were given",
-                                where,
-                            )
-                        )
-                    continue
-                name = order[index]
-            else:
-                name = argument.keyword
-                if name not in parameters:
-                    problems.append(
-                        CnnArgumentError(
-                            f"block '{definition.name}' has no parameter '{name}'{did_you_mean(name, order)}",
-                            argument.keyword_span or argument.span,
-                        )
-                    )
-                    continue
-            if name in given:
-                problems.append(CnnArgumentError(f"argument '{name}' is given twice", argument.span))
-                continue
-            try:
-                given[name] = self.evaluate(argument.value, frame)
-            except CnnError as error:
-                problems.append(error)
-                continue
-            value_text = describe_value(given[name])
-            shown.append(value_text if argument.keyword is None else f"{name}={value_text}")
-        env: dict[str, Any] = {}
-        for parameter in definition.parameters:
-            if parameter.name in given:
-                env[parameter.name] = given[parameter.name]
-            elif parameter.default is not None:
-                try:
-                    env[parameter.name] = evaluate(parameter.default, env)
-                except CnnError as error:
-                    problems.append(error)
-            elif not problems:
-                problems.append(
-                    CnnArgumentError(
-                        f"missing argument '{parameter.name}' in call to block "
-                        f"{definition.name}({_parameter_list(definition)})",
-                        call.span,
-                    )
-                )
-        if problems:
-            raise CnnError([d for p in problems for d in p.diagnostics])
-        return env, f"{definition.name}({', '.join(shown)})"
 
     def repetitions(self, expr: st.Expr, frame: _Frame) -> int:
         times = self.evaluate(expr, frame)
@@ -475,7 +335,7 @@ class _Elaborator:
         self, network: st.Definition, overrides: Mapping[str, Any], input_shape: tuple[int, ...] | None
     ) -> nx.DiGraph:
         known_problems = len(self.sink.diagnostics)
-        env = self.bind_network_parameters(network, overrides)
+        env = bind_network_parameters(network, overrides, self.sink)
         if len(self.sink.diagnostics) > known_problems:
             # A parameter without a value would make every use of it a second, dependent error.
             return self.graph
@@ -491,7 +351,7 @@ class _Elaborator:
         x: Value = None
         try:
             op = ops.OPS["input"]
-            attrs, spans = self.bind_layer_arguments(op, first, frame)
+            attrs, spans = bind_layer_arguments(op, first, lambda expr: self.evaluate(expr, frame))
             if input_shape is not None:
                 attrs["shape"] = _requested_input_shape(input_shape)
             node_id = scope.claim(first.label or "input", _label_span(first))
@@ -510,34 +370,6 @@ class _Elaborator:
         )
         return self.graph
 
-    def bind_network_parameters(self, network: st.Definition, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        names = [p.name for p in network.parameters]
-        for name in overrides:
-            if name not in names:
-                # A request for a parameter the network lacks is a usage error (exit 2), not a bad file.
-                raise CnnUsageError(
-                    f"network '{network.name}' has no parameter '{name}'{did_you_mean(name, names)}"
-                    + (f"; its parameters are {', '.join(names)}" if names else "; it takes no parameters"),
-                    network.name_span,
-                )
-        env: dict[str, Any] = {}
-        for parameter in network.parameters:
-            if parameter.name in overrides:
-                env[parameter.name] = overrides[parameter.name]
-            elif parameter.default is not None:
-                try:
-                    env[parameter.name] = evaluate(parameter.default, env)
-                except CnnError as error:
-                    self.sink.add(error)
-            else:
-                self.sink.add(
-                    CnnArgumentError(
-                        f"network parameter '{parameter.name}' has no default; "
-                        f"set it (--set {parameter.name}=...)",
-                        parameter.span,
-                    )
-                )
-        return env
 
 
 def _label_span(statement: st.Statement) -> Span:
@@ -548,26 +380,13 @@ def _label_span(statement: st.Statement) -> Span:
 def _requested_input_shape(shape: Any) -> ops.Shape:
     """An input shape asked for by --input or `load(input=...)`: a usage error if it is not one."""
     try:
-        return ops.image_shape(tuple(shape) if isinstance(shape, list) else shape)
-    except ops.ArgumentProblem as problem:
+        return image_shape(tuple(shape) if isinstance(shape, list) else shape)
+    except ArgumentProblem as problem:
         raise CnnUsageError(f"input shape: {problem}") from None
-
-
-def _extra_positional(arguments: tuple[st.Argument, ...], limit: int) -> tuple[int, Span]:
-    """How many positional arguments lead `arguments`, and the span of those past `limit`."""
-    leading = 0
-    while leading < len(arguments) and arguments[leading].keyword is None:
-        leading += 1
-    first, last = arguments[limit].span, arguments[leading - 1].span
-    return leading, Span(first.source, first.start, last.end)
 
 
 def _dims(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
-
-
-def _parameter_list(definition: st.Definition) -> str:
-    return ", ".join(p.name if p.default is None else f"{p.name}=..." for p in definition.parameters)
 
 
 def build_graph(
@@ -593,45 +412,3 @@ def build_graph(
         elaborator.sink.diagnostics = noted
     elaborator.sink.raise_if_any()
     return graph
-
-
-def check_blocks(program: Program) -> list[Diagnostic]:
-    """Problems visible in blocks without calling them: unknown layer and block names."""
-    elaborator = _Elaborator(program)
-    for definition in program.definitions.values():
-        _check_names(elaborator, definition.body)
-    return elaborator.sink.diagnostics
-
-
-def _check_names(elaborator: _Elaborator, statements: tuple[st.Statement, ...]) -> None:
-    for statement in statements:
-        try:
-            if isinstance(statement, st.Layer):
-                definitions = elaborator.program.definitions
-                known = ops.lookup(statement.kind) is not None or statement.kind in definitions
-                if not known:
-                    message = elaborator._unknown(statement.kind, "layer or block")
-                    raise CnnNameError(message, statement.kind_span)
-            elif isinstance(statement, st.Call):
-                if statement.block not in elaborator.program.definitions:
-                    if ops.lookup(statement.block) is not None:
-                        raise CnnNameError(
-                            f"'{statement.block}' is a layer: "
-                            "write its arguments after a space, without parentheses",
-                            statement.name_span,
-                        )
-                    raise CnnNameError(elaborator._unknown(statement.block, "block"), statement.name_span)
-        except CnnError as error:
-            elaborator.sink.add(error)
-        for inner in _children(statement):
-            _check_names(elaborator, inner)
-
-
-def _children(statement: st.Statement) -> list[tuple[st.Statement, ...]]:
-    if isinstance(statement, st.Repeat):
-        return [statement.body]
-    if isinstance(statement, st.Residual):
-        return [statement.body] + ([statement.shortcut] if statement.shortcut else [])
-    if isinstance(statement, st.Concat):
-        return [branch.body for branch in statement.branches]
-    return []

@@ -11,11 +11,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import ops
-from .elaborate import build_graph, check_blocks
+from .arguments import ArgumentProblem, image_shape
+from .elaborate import build_graph
 from .errors import CnnError, CnnUsageError, DiagnosticSink
 from .expressions import Symbol, did_you_mean
 from .model import Model
+from .name_check import check_blocks
 from .passes import run_passes
 from .program import Program, load_program
 from .source import SourceFile
@@ -85,8 +86,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
         raise CnnUsageError(f"--input expects a shape such as 3x224x224, found '{text}'")
     shape = tuple(int(part) for part in text.split("x"))
     try:
-        return ops.image_shape(shape)
-    except ops.ArgumentProblem as problem:
+        return image_shape(shape)
+    except ArgumentProblem as problem:
         raise CnnUsageError(f"--input: {problem}") from None
 
 

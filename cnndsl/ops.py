@@ -11,15 +11,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expressions import Symbol, describe_value
+from .arguments import (
+    bias_spec,
+    boolean,
+    image_shape,
+    literal_weights,
+    optional_pair,
+    padding,
+    pair,
+    positive_int,
+    positive_real,
+    probability,
+    real,
+)
 from .geometry import describe_output_size, same_padding, window_output_size
 
 Shape = tuple[int, ...]
 Attrs = dict[str, Any]
-
-
-class ArgumentProblem(Exception):  # noqa: N818 - a problem the elaborator turns into a CnnError
-    """An argument value of the wrong type or range (the elaborator adds the span)."""
 
 
 class ShapeProblem(Exception):  # noqa: N818 - a problem the elaborator turns into a CnnError
@@ -31,11 +39,6 @@ class ShapeProblem(Exception):  # noqa: N818 - a problem the elaborator turns in
 
 
 REQUIRED = object()
-# The largest size (channels, features, height, width, stride, padding) a program may ask for:
-# what a signed 64-bit index can hold, far beyond any memory but still exact to count with.
-MAX_SIZE = 2**63 - 1
-
-
 @dataclass(frozen=True)
 class Arg:
     """One argument of a layer: its name, how a value is checked and normalised, its default."""
@@ -45,17 +48,6 @@ class Arg:
     default: Any = REQUIRED
     positional: bool = False
     help: str = ""
-
-
-@dataclass(frozen=True)
-class Weights:
-    """Literal filter values written in the source, in row-major order."""
-
-    shape: tuple[int, ...]
-    values: tuple[float, ...]
-
-    def reshaped(self, shape: tuple[int, ...]) -> Weights:
-        return Weights(shape, self.values)
 
 
 def _zero(inputs: Sequence[Shape], output: Shape, attrs: Attrs) -> int:
@@ -85,150 +77,6 @@ class OpDef:
 
     def arg(self, name: str) -> Arg | None:
         return next((arg for arg in self.args if arg.name == name), None)
-
-
-# ----- argument converters ------------------------------------------------------------------
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_size(value: int) -> int:
-    if value > MAX_SIZE:
-        raise ArgumentProblem(
-            f"{describe_value(value)} is too large (sizes are limited to 2**63 - 1 = {MAX_SIZE:,})"
-        )
-    return value
-
-
-def positive_int(value: Any) -> int:
-    if not _is_int(value):
-        raise ArgumentProblem(f"expected a positive integer, found {describe_value(value)}")
-    if value < 1:
-        raise ArgumentProblem(f"expected a positive integer, found {value}")
-    return _check_size(value)
-
-
-def non_negative_int(value: Any) -> int:
-    if not _is_int(value) or value < 0:
-        raise ArgumentProblem(f"expected an integer >= 0, found {describe_value(value)}")
-    return _check_size(value)
-
-
-def real(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ArgumentProblem(f"expected a number, found {describe_value(value)}")
-    return float(value)
-
-
-def positive_real(value: Any) -> float:
-    number = real(value)
-    if not number > 0:
-        raise ArgumentProblem(f"expected a number > 0, found {value}")
-    return number
-
-
-def probability(value: Any) -> float:
-    number = real(value)
-    if not 0 <= number < 1:
-        raise ArgumentProblem(f"expected a probability in [0, 1), found {value}")
-    return number
-
-
-def boolean(value: Any) -> bool:
-    if isinstance(value, Symbol) and value in ("true", "false"):
-        return value == "true"
-    raise ArgumentProblem(f"expected true or false, found {describe_value(value)}")
-
-
-def pair(value: Any) -> tuple[int, int]:
-    """`3`, `3x5` or `(3, 5)` -> (height, width)."""
-    if _is_int(value):
-        if value < 1:
-            raise ArgumentProblem(f"expected a positive size, found {value}")
-        value = (value, value)
-    if not (isinstance(value, tuple) and len(value) == 2 and all(_is_int(v) for v in value)):
-        raise ArgumentProblem(f"expected a size such as 3, 3x3 or (3, 5), found {describe_value(value)}")
-    if min(value) < 1:
-        raise ArgumentProblem(f"sizes must be positive, found {describe_value(value)}")
-    _check_size(max(value))
-    return value
-
-
-def optional_pair(value: Any) -> tuple[int, int] | None:
-    if isinstance(value, Symbol) and value == "none":
-        return None
-    return pair(value)
-
-
-def padding(value: Any) -> str | tuple[int, int, int, int]:
-    """`valid`, `same`, N, (h, w) or (top, bottom, left, right)."""
-    if isinstance(value, Symbol) and value in ("same", "valid"):
-        return str(value)
-    if _is_int(value):
-        value = (value,)
-    if isinstance(value, tuple) and all(_is_int(v) for v in value) and len(value) in (1, 2, 4):
-        if min(value) < 0:
-            raise ArgumentProblem(f"padding must not be negative, found {describe_value(value)}")
-        _check_size(max(value))
-        if len(value) == 1:
-            return (value[0],) * 4
-        if len(value) == 2:
-            return (value[0], value[0], value[1], value[1])
-        return value
-    raise ArgumentProblem(
-        "expected padding valid, same, N, (h, w) or (top, bottom, left, right), "
-        f"found {describe_value(value)}"
-    )
-
-
-def image_shape(value: Any) -> Shape:
-    """`3x224x224` (channels x height x width) or `784` (a flat vector)."""
-    if _is_int(value):
-        value = (value,)
-    if isinstance(value, tuple) and len(value) in (1, 3) and all(_is_int(v) for v in value):
-        if min(value) < 1:
-            raise ArgumentProblem(f"sizes must be positive, found {describe_value(value)}")
-        _check_size(max(value))
-        return value
-    raise ArgumentProblem(f"expected a shape such as 3x224x224 or 784, found {describe_value(value)}")
-
-
-def literal_weights(value: Any) -> Weights | None:
-    if isinstance(value, Symbol) and value == "none":
-        return None
-    if not isinstance(value, list):
-        raise ArgumentProblem(f"expected nested lists of numbers, found {describe_value(value)}")
-    shape: list[int] = []
-    level: Any = value
-    while isinstance(level, list):
-        if not level:
-            raise ArgumentProblem("weights must not contain an empty list")
-        shape.append(len(level))
-        level = level[0]
-    values: list[float] = []
-
-    def walk(item: Any, depth: int) -> None:
-        if depth == len(shape):
-            if isinstance(item, bool) or not isinstance(item, (int, float)):
-                raise ArgumentProblem(f"weights must be numbers, found {describe_value(item)}")
-            values.append(float(item))
-            return
-        if not isinstance(item, list) or len(item) != shape[depth]:
-            raise ArgumentProblem(f"weights must be a regular array; expected shape {_dims(tuple(shape))}")
-        for sub in item:
-            walk(sub, depth + 1)
-
-    walk(value, 0)
-    return Weights(tuple(shape), tuple(values))
-
-
-def bias_spec(value: Any) -> bool | tuple[float, ...]:
-    """`true`, `false`, or literal values `[0.5, -1]`."""
-    if isinstance(value, list):
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
-            raise ArgumentProblem("bias values must be numbers")
-        return tuple(float(v) for v in value)
-    return boolean(value)
 
 
 # ----- shape helpers ------------------------------------------------------------------------
