@@ -9,6 +9,8 @@ engine can reuse its buffers; `workspace` is a flat float32 scratch array of at 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 # Measured on a 2-core Zen 5 with OpenBLAS: chunks of 1-2 MiB keep the im2col block and the
@@ -65,7 +67,9 @@ def pad_nhwc(x: np.ndarray, pads: tuple, padded: np.ndarray, value: float = 0.0)
     return padded
 
 
-def chunks(images: int, rows: int, row_bytes: int, budget: int, min_rows: int = 1):
+def chunks(
+    images: int, rows: int, row_bytes: int, budget: int, min_rows: int = 1
+) -> Iterator[tuple[int, int, int, int]]:
     """(first image, end image, first row, end row) blocks whose scratch stays under `budget` bytes.
 
     A block is either whole images or a run of rows of one image, so its output is contiguous.

@@ -108,7 +108,9 @@ def batchnorm_factors(state: dict, batchnorm: str, eps: float) -> tuple[np.ndarr
     return scale, shift
 
 
-def fold_batchnorm(weight: np.ndarray, bias, state: dict, batchnorm: str, eps: float):
+def fold_batchnorm(
+    weight: np.ndarray, bias: np.ndarray | None, state: dict, batchnorm: str, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
     """A conv's or fc's (weight, bias) with the batchnorm reading it folded in.
 
     W * scale per output and b * scale + shift; the weights are scaled in float32, in one pass,
