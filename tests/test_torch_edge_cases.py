@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from lecture_data import EDGE_IMAGE, EDGE_MAP
 
 import cnndsl
 
@@ -96,20 +97,8 @@ def test_lecture_vertical_edge_filter():
         "network edge {\n input 1x6x6\n"
         " conv 1 3x3 weights=[[1,0,-1],[1,0,-1],[1,0,-1]] bias=false trainable=false\n}"
     )
-    image = torch.tensor(
-        [
-            [3, 0, 1, 2, 7, 4],
-            [1, 5, 8, 9, 3, 1],
-            [2, 7, 2, 5, 1, 3],
-            [0, 1, 3, 1, 7, 8],
-            [4, 2, 1, 6, 2, 8],
-            [2, 4, 5, 2, 3, 9],
-        ],
-        dtype=torch.float32,
-    )
-    expected = torch.tensor(
-        [[-5, -4, 0, 8], [-10, -2, 2, 3], [0, -2, -4, -7], [-3, -2, -3, -16]], dtype=torch.float32
-    )
+    image = torch.tensor(EDGE_IMAGE, dtype=torch.float32)
+    expected = torch.tensor(EDGE_MAP, dtype=torch.float32)
     with torch.no_grad():
         assert torch.equal(module(image[None, None])[0, 0], expected)
     assert list(module.state_dict()) == ["conv1.weight"]
