@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.abc
 import pickle
+import sys
 
 import pytest
 from conftest import run_cli
@@ -18,6 +20,7 @@ no_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA
 def test_onnx_export_runs_in_onnxruntime(tmp_path):
     onnx = pytest.importorskip("onnx")
     onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")  # torch.onnx's exporter writes through it
     result = run_cli(
         "compile", "lenet5", "--format", "onnx", "-o", "lenet5.onnx", "--logits", "-q", cwd=tmp_path
     )
@@ -45,6 +48,46 @@ def test_onnx_export_runs_in_onnxruntime(tmp_path):
     # Recompiling replaces the file: the marker in the ONNX header lets the guard recognise it.
     again = run_cli("compile", "lenet5", "--format", "onnx", "-o", "lenet5.onnx", "-q", cwd=tmp_path)
     assert again.code == 0, again.err
+
+
+class _Absent(importlib.abc.MetaPathFinder):
+    """Makes `import NAME` fail as it does where NAME is not installed."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.partition(".")[0] == self.name:
+            raise ModuleNotFoundError(f"No module named '{fullname}'", name=fullname)
+        return None
+
+
+@pytest.mark.parametrize("package", ["onnx", "onnxscript"])
+def test_onnx_export_without_its_packages_names_the_extra(tmp_path, monkeypatch, package):
+    for name in [n for n in sys.modules if n.partition(".")[0] == package]:
+        monkeypatch.delitem(sys.modules, name)  # restored afterwards, as the finder is removed
+    monkeypatch.setattr(sys, "meta_path", [_Absent(package), *sys.meta_path])
+    result = run_cli("compile", "lenet5", "--format", "onnx", "-o", "lenet5.onnx", cwd=tmp_path)
+    assert result.code == 2
+    assert result.out == "" and list(tmp_path.iterdir()) == []
+    assert result.err == (
+        f"cnndsl: error: ONNX export needs onnx and onnxscript (No module named '{package}'); "
+        "install them with: pip install 'cnndsl[onnx]'\n"
+    )
+
+
+def test_a_package_the_exporter_imports_late_is_named_too(tmp_path, monkeypatch):
+    """What onnxscript itself imports fails only inside torch.onnx.export: the same advice."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+
+    def export(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'onnx_ir'", name="onnx_ir")
+
+    monkeypatch.setattr(torch.onnx, "export", export)
+    result = run_cli("compile", "lenet5", "--format", "onnx", "-o", "lenet5.onnx", "-q", cwd=tmp_path)
+    assert result.code == 2 and list(tmp_path.iterdir()) == []
+    assert "(No module named 'onnx_ir'); install them with: pip install 'cnndsl[onnx]'" in result.err
 
 
 def test_torch_export_of_a_residual_network():

@@ -60,6 +60,8 @@ class TorchBackend:
             raise CnnUsageError(
                 f"the torch backend cannot export '{fmt}'; formats: {', '.join(self.formats)}"
             )
-        from .export import export_onnx
+        from .export import export_onnx, require_exporter
 
+        _require_torch()
+        require_exporter()  # before building the module: a missing package is the first thing to say
         export_onnx(self.build(model, **options), model, Path(path))
