@@ -164,14 +164,17 @@ def loads(text: str, name: str = "<string>", **options: Any) -> Model:
 
 
 @_gc_paused
-def check_all(source: SourceFile, overrides: dict[str, Any] | None = None, input_shape=None) -> list[Model]:
-    """Check every network and block of a file, reporting all independent errors at once."""
+def check_all(
+    source: SourceFile, overrides: dict[str, Any] | None = None, input_shape=None, network: str | None = None
+) -> list[Model]:
+    """Check every network (or only `network`) and block of a file, reporting all errors at once."""
     program = load_program(source)
     sink = DiagnosticSink()
     for diagnostic in check_blocks(program):
         sink.diagnostics.append(diagnostic)
+    networks = program.networks if network is None else [select_network(program, network)]
     models = []
-    for network in program.networks:
+    for network in networks:
         try:
             graph = build_graph(program, network, overrides, input_shape)
             models.append(Model(run_passes(graph), program))

@@ -1,5 +1,6 @@
 """`cnndsl check FILE...`, `--version`, `--help` and exit statuses (0 ok, 1 invalid input, 2 usage)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,63 @@ def test_the_command_line_runs_as_a_process():
     assert result.code == EXIT_INVALID_INPUT
     assert result.out.startswith("lenet5.cnn: ok:")
     assert "unknown block 'bottlenek' (did you mean 'bottleneck'?)" in result.err
+
+
+def test_check_takes_summarys_network_options_for_every_file(cli):
+    result = cli("check", "resnet18", "resnet50", "--set", "classes=10", "--input", "3x32x32")
+    assert result.code == 0, result.err
+    # As `summary` gives them for the same options.
+    assert result.out.splitlines() == [
+        "resnet18.cnn: ok: resnet18 3x32x32 -> 10, 11,181,642 params, 37,016,576 MACs",
+        "resnet50.cnn: ok: resnet50 3x32x32 -> 10, 23,528,522 params, 83,431,424 MACs",
+    ]
+    for name, line in zip(("resnet18", "resnet50"), result.out.splitlines()):
+        summary = cli("summary", name, "--set", "classes=10", "--input", "3x32x32", "--format", "json")
+        totals = json.loads(summary.out)
+        assert f"{totals['params']:,} params, {totals['macs']:,} MACs" in line
+
+
+def test_check_network_chooses_one_network_of_each_file(cli, tmp_path):
+    two = tmp_path / "two.cnn"
+    two.write_text("network a { input 3x8x8; conv 4 3x3 }\nnetwork b(w=5) { input 10; fc w }\n")
+    result = cli("check", str(two), "--network", "b", "--set", "w=7")
+    assert result.code == 0, result.err
+    assert result.out == f"{two}: ok: b 10 -> 7, 77 params, 70 MACs\n"  # `a` is not checked
+    # A file without that network is a usage error; the other files are still checked.
+    result = cli("check", "lenet5", str(two), "--network", "b")
+    assert result.code == EXIT_USAGE
+    assert result.err == "cnndsl: error: lenet5.cnn has no network 'b'; networks: lenet5\n"
+    assert result.out == f"{two}: ok: b 10 -> 5, 55 params, 50 MACs\n"
+
+
+def test_check_applies_a_setting_to_every_network_checked(cli, tmp_path):
+    two = tmp_path / "two.cnn"
+    two.write_text("network a { input 3x8x8; conv 4 3x3 }\nnetwork b(w=5) { input 10; fc w }\n")
+    result = cli("check", str(two), "--set", "w=7")
+    assert result.code == EXIT_INVALID_INPUT and result.out == ""
+    assert f"{two}:1:9: error: network 'a' has no parameter 'w'; it takes no parameters" in result.err
+    too_small = cli("check", "lenet5", "vgg16", "--input", "1x8x8")  # too small for either
+    assert too_small.code == EXIT_INVALID_INPUT and too_small.out == ""
+    assert too_small.err.startswith("lenet5.cnn:7:13: error: kernel 5x5 does not fit the padded input")
+    assert "vgg16.cnn:" in too_small.err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (("--set", "classes"), "cnndsl: error: --set expects NAME=VALUE, found 'classes'\n"),
+        (("--input", "3x"), "cnndsl: error: --input expects a shape such as 3x224x224, found '3x'\n"),
+    ],
+)
+def test_check_refuses_a_malformed_option_before_reading_any_file(cli, option, message):
+    result = cli("check", "lenet5", "no-such-file.cnn", *option)
+    assert result.code == EXIT_USAGE
+    assert (result.out, result.err) == ("", message)
+
+
+def test_check_sets_parameters_named_like_the_loaders_arguments(cli, tmp_path):
+    source = tmp_path / "odd.cnn"
+    source.write_text("network n(input=3, network=2, source=1) { input 8; fc input + network + source }\n")
+    result = cli("check", str(source), "--set", "input=4", "--set", "network=5", "--set", "source=6")
+    assert result.code == 0, result.err
+    assert result.out == f"{source}: ok: n 8 -> 15, 135 params, 120 MACs\n"

@@ -14,9 +14,18 @@ def add_network_options(parser: argparse.ArgumentParser, shape_flag: str = "--in
     """FILE, --network, --set and the input-shape override (named `shape_flag`; `run` uses
     --input for its data file and calls the override --shape)."""
     parser.add_argument("file", help="a .cnn file, or a built-in architecture such as vgg16")
-    parser.add_argument(
-        "--network", help="which network of the file (default: the only one, or the one named like the file)"
+    add_network_flags(
+        parser,
+        "which network of the file (default: the only one, or the one named like the file)",
+        shape_flag,
     )
+
+
+def add_network_flags(
+    parser: argparse.ArgumentParser, network_help: str, shape_flag: str = "--input"
+) -> None:
+    """--network, --set and the input-shape override, for a command that names its files itself."""
+    parser.add_argument("--network", help=network_help)
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="override a network parameter"
     )
@@ -35,6 +44,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
+def input_shape_from_args(args: argparse.Namespace) -> tuple[int, ...] | None:
+    return parse_shape(args.shape) if args.shape else None
+
+
 def load_from_args(args: argparse.Namespace) -> Model:
-    input_shape = parse_shape(args.shape) if args.shape else None
+    input_shape = input_shape_from_args(args)
     return load(args.file, network=args.network, input=input_shape, **parse_overrides(args.set))
