@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from . import __version__
@@ -52,9 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: a write in progress removes its temporary file
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Only the main thread may set signal handlers (main() may be called from another).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    on_terminate = signal.signal(signal.SIGTERM, _exit_on_terminate) if in_main_thread else None
     try:
         return args.handler(args) or 0
     except CnnUsageError as error:
@@ -71,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        if on_terminate is not None:
+            signal.signal(signal.SIGTERM, on_terminate)
 
 
 if __name__ == "__main__":

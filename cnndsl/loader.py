@@ -6,6 +6,7 @@ import functools
 import gc
 import math
 import re
+import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -115,6 +116,35 @@ def select_network(program: Program, name: str | None) -> Any:
     )
 
 
+class _CollectorPause:
+    """Process-wide bookkeeping for pausing the garbage collector, which is itself process-wide.
+
+    Checks running in several threads overlap: the collector is off from the start of the first
+    to the end of the last, and then back on only if it was on before the first began.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0  # checks in progress, in all threads
+        self.was_enabled = False
+
+    def __enter__(self) -> None:
+        with self.lock:
+            if self.running == 0:
+                self.was_enabled = gc.isenabled()
+                gc.disable()
+            self.running += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self.lock:
+            self.running -= 1
+            if self.running == 0 and self.was_enabled:
+                gc.enable()
+
+
+_COLLECTOR_PAUSE = _CollectorPause()
+
+
 def _gc_paused(function: Callable[..., T]) -> Callable[..., T]:
     """Run `function` with Python's cyclic garbage collector paused, then restore it.
 
@@ -125,13 +155,8 @@ def _gc_paused(function: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(function)
     def paused(*args: Any, **kwargs: Any) -> T:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _COLLECTOR_PAUSE:
             return function(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
 
     return paused
 

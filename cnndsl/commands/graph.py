@@ -9,7 +9,9 @@ from pathlib import Path
 from ..errors import CnnUsageError
 from ..graph_render import run_graphviz, to_dot, to_mermaid
 from ..graph_view import build_view
-from ..output_files import write_atomically
+from ..model import Model
+from ..output_files import check_overwrite, write_atomically
+from ..output_stamps import stamp_png, stamp_svg, stamp_text
 from .common import add_network_options, load_from_args
 
 FORMATS = ("dot", "svg", "png", "mermaid")
@@ -29,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--depth", type=int, metavar="N", help="fold blocks deeper than N into one box")
     parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of standard output")
+    parser.add_argument("--force", action="store_true", help="overwrite an OUT that cnndsl did not write")
     parser.set_defaults(handler=run)
 
 
@@ -53,8 +56,16 @@ def _check_output(args: argparse.Namespace, output_format: str) -> None:
     source = Path(args.file)
     if source.is_file() and output.exists() and output.resolve() == source.resolve():
         raise CnnUsageError(f"refusing to overwrite the input {args.file}")
-    if output.is_dir():
-        raise CnnUsageError(f"{args.output} is a folder; give a file name")
+    check_overwrite(output, args.force)
+
+
+def _stamped(data: str | bytes, output_format: str, model: Model) -> str | bytes:
+    """A file's data with cnndsl's header, by which a later `graph -o` knows it may replace it."""
+    source = model.graph.graph.get("source", "")
+    if isinstance(data, str):
+        return stamp_text(data, output_format, source, model.name)
+    stamp = stamp_svg if output_format == "svg" else stamp_png
+    return stamp(data, source, model.name)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     text = to_mermaid(view) if output_format == "mermaid" else to_dot(view)
     data: str | bytes = text if output_format in ("dot", "mermaid") else run_graphviz(text, output_format)
     if args.output:
-        write_atomically(args.output, data)
+        write_atomically(args.output, _stamped(data, output_format, model))
     elif isinstance(data, bytes):
         sys.stdout.write(data.decode("utf-8"))
     else:

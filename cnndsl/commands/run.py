@@ -192,12 +192,11 @@ def save_output(path: Path, y: Any, force: bool) -> None:
     """Write y as .npy atomically: readers never see half a file, and nothing is overwritten unasked."""
     import numpy as np
 
-    from ..output_files import write_through
+    from ..output_files import check_overwrite, write_through
 
     if path.suffix.lower() != ".npy":
         raise CnnUsageError(f"--output must name an .npy file, found '{path.name}'")
-    if path.exists() and not force:
-        raise CnnUsageError(f"refusing to overwrite {path} (use --force)")
+    check_overwrite(path, force, recognisable=False)  # an .npy file has no room for cnndsl's header
 
     def write(temporary: Path) -> None:
         with temporary.open("wb") as handle:  # a file handle: np.save would append .npy to a name
