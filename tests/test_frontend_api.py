@@ -73,6 +73,76 @@ def test_bad_requests_are_usage_errors(options, message):
     assert message in str(raised.value)
 
 
+# Keyword values are the language's values: what a .cnn file could write, within its limits.
+LAYERED = [[[[]]]]
+for _ in range(200):
+    LAYERED = [LAYERED]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (2**20000, "parameter classes: 398027...309376 (an integer of 6,021 digits) is too large"),
+        (-(2**5000), "parameter classes: -141246...909376 (an integer of 1,506 digits) is too large"),
+        (float("inf"), "parameter classes: expected a finite number, found inf"),
+        (float("nan"), "parameter classes: expected a finite number, found nan"),
+        ("ten thousand", 'parameter classes: expected a word such as same or a number, found "ten thousand"'),
+        ("\u0664", "parameter classes: expected a word such as same or a number"),
+        ("x" * 4999 + "!", '"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (5,000 characters)'),
+        (object(), "expected an integer, a number, sizes such as (3, 32, 32) or a word such as same"),
+        (3 + 4j, "found (3+4j)"),
+        (b"10", "found a Python bytes"),
+        ((1, float("inf")), "expected a finite number, found inf"),
+        (LAYERED, "lists and tuples nest more than 100 levels deep"),
+    ],
+    ids=["2**20000", "-2**5000", "inf", "nan", "words", "digit", "long", "object", "complex", "bytes"]
+    + ["tuple", "deep"],
+)
+def test_absurd_keyword_values_are_usage_errors(value, message):
+    with pytest.raises(CnnUsageError) as raised:
+        cnndsl.load("lenet5", classes=value)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        (2**70, "1180591620717411303424 is too large (sizes are limited to 2**63 - 1"),
+        (2**4000, "131820...949376 (an integer of 1,205 digits) is too large (sizes are limited"),
+        (1.5, "expected a positive integer, found 1.5"),
+        (True, "expected a positive integer, found 'true'"),
+        (None, "expected a positive integer, found 'none'"),
+        ("abc", "expected a positive integer, found 'abc'"),
+        ((1, 2), "expected a positive integer, found 1x2"),
+        ([1], "expected a positive integer, found a list"),
+    ],
+    ids=["2**70", "2**4000", "float", "True", "None", "word", "tuple", "list"],
+)
+def test_keyword_values_of_the_wrong_kind_are_found_where_they_are_used(value, found):
+    with pytest.raises(CnnError) as raised:
+        cnndsl.load("lenet5", classes=value)
+    assert not isinstance(raised.value, CnnUsageError)
+    assert str(raised.value).startswith(f"lenet5.cnn:12:8: error: fc out_features: {found}")
+
+
+def test_keyword_values_take_python_words_and_numpy_integers():
+    numpy = pytest.importorskip("numpy")
+    assert cnndsl.load("lenet5", classes=numpy.int64(12)).output_shape == (12,)
+    source = "network n(bias=true, pad=valid) { input 3x8x8; conv 4 3x3 bias=bias pad=pad }"
+    assert cnndsl.loads(source, bias=False, pad="same").params == 4 * 3 * 9
+
+
+def test_summaries_never_overflow_a_float():
+    from cnndsl.formatting import RENDERERS
+    from cnndsl.summary import Row, Summary
+
+    huge = 10**400  # more than a float holds; a checked graph never gets here, a hand-made one may
+    row = Row("conv1", "conv", (huge, 1, 1), huge, huge, 0, huge, 0)
+    summary = Summary("n", "n.cnn", (3, 1, 1), (huge, 1, 1), (row,), huge, huge, 0, huge, huge)
+    for render in RENDERERS.values():
+        assert "100000000000" in render(summary)
+
+
 def test_summary_rejects_unknown_formats_and_depths():
     model = cnndsl.load("lenet5")
     with pytest.raises(CnnUsageError):
