@@ -139,8 +139,8 @@ def image_shape(value: Any) -> Shape:
         _check_size(max(value))
         if math.prod(value) > MAX_SIZE:
             raise ArgumentProblem(
-                f"{describe_value(value)} has {describe_integer(math.prod(value), commas=True)} values, "
-                f"more than a 64-bit index can count (2**63 - 1 = {MAX_SIZE:,})"
+                f"{describe_value(value)} has {describe_integer(math.prod(value), commas=True)} values; "
+                f"the values of a tensor are limited to 2**63 - 1 = {MAX_SIZE:,}"
             )
         return value
     raise ArgumentProblem(f"expected a shape such as 3x224x224 or 784, found {describe_value(value)}")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from .arguments import ArgumentProblem, image_shape
 from .elaborate import build_graph
 from .errors import CnnError, CnnUsageError, DiagnosticSink
-from .expressions import Symbol, did_you_mean, from_python
+from .expressions import Symbol, describe_value, did_you_mean, from_python
 from .model import Model
 from .name_check import check_blocks
 from .passes import run_passes
@@ -164,6 +164,8 @@ def load(
     **params: Any,
 ) -> Model:
     """Check a network and return its Model; keyword arguments override network parameters."""
+    if network is not None and not isinstance(network, str):
+        raise CnnUsageError(f"network must be a network's name, found {describe_value(network)}")
     source_file = source if isinstance(source, SourceFile) else resolve_source(source)
     program = load_program(source_file)
     try:

@@ -154,7 +154,7 @@ def test_a_network_named_like_its_file_is_the_default(cli, tmp_path):
         (
             ("--input", "1x3037000500x3037000500"),
             USAGE,
-            "--input: 1x3037000500x3037000500 has 9,223,372,037,000,250,000 values, more than a 64-bit index",
+            "--input: 1x3037000500x3037000500 has 9,223,372,037,000,250,000 values; the values of a tensor",
         ),
         # LeNet-5's second 5x5 conv no longer fits an 8x8 image: the file is fine, the size is not.
         (("--input", "1x8x8"), INVALID, "kernel 5x5 does not fit the padded input"),

@@ -65,7 +65,12 @@ def test_load_takes_network_parameters_and_input_shape():
         ({"input": "3x32"}, "--input: expected a shape such as 3x224x224 or 784, found 3x32"),
         ({"nonsense": 1}, "network 'lenet5' has no parameter 'nonsense'"),
         ({"network": "other"}, "lenet5.cnn has no network 'other'"),
+        ({"network": 5}, "network must be a network's name, found 5"),
+        ({"input": (3, 2**40, 2**40)}, "has 3,626,777,458,843,887,524,118,528 values; the values"),
+        ({"input": (3, 2**20000, 1)}, "398027...309376 (an integer of 6,021 digits) is too large"),
+        ({"input": "3x\u0663\u0662x32"}, "--input expects a shape such as 3x224x224"),
     ],
+    ids=["zero", "flat", "parameter", "network", "network-int", "values", "huge", "digits"],
 )
 def test_bad_requests_are_usage_errors(options, message):
     with pytest.raises(CnnUsageError) as raised:
@@ -149,6 +154,10 @@ def test_summary_rejects_unknown_formats_and_depths():
         model.summary("xml")
     with pytest.raises(CnnUsageError):
         model.summary("table", depth=-1)
+    with pytest.raises(CnnUsageError, match=r"found -398027\.\.\.309376 \(an integer of 6,021 digits\)"):
+        model.summary("table", depth=-(2**20000))
+    with pytest.raises(CnnUsageError, match="unknown summary format '398027...309376"):
+        model.summary(2**20000)
 
 
 def test_loads_reports_every_error_at_once():
