@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from .expressions import Symbol, describe_value
+from .expressions import Symbol, describe_integer, describe_value
 
 Shape = tuple[int, ...]
 
@@ -45,7 +46,7 @@ def positive_int(value: Any) -> int:
     if not _is_int(value):
         raise ArgumentProblem(f"expected a positive integer, found {describe_value(value)}")
     if value < 1:
-        raise ArgumentProblem(f"expected a positive integer, found {value}")
+        raise ArgumentProblem(f"expected a positive integer, found {describe_value(value)}")
     return _check_size(value)
 
 
@@ -58,20 +59,26 @@ def non_negative_int(value: Any) -> int:
 def real(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ArgumentProblem(f"expected a number, found {describe_value(value)}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond 1.8e308
+        number = math.inf
+    if not math.isfinite(number):
+        raise ArgumentProblem(f"expected a finite 64-bit float, found {describe_value(value)}")
+    return number
 
 
 def positive_real(value: Any) -> float:
     number = real(value)
     if not number > 0:
-        raise ArgumentProblem(f"expected a number > 0, found {value}")
+        raise ArgumentProblem(f"expected a number > 0, found {describe_value(value)}")
     return number
 
 
 def probability(value: Any) -> float:
     number = real(value)
     if not 0 <= number < 1:
-        raise ArgumentProblem(f"expected a probability in [0, 1), found {value}")
+        raise ArgumentProblem(f"expected a probability in [0, 1), found {describe_value(value)}")
     return number
 
 
@@ -85,7 +92,7 @@ def pair(value: Any) -> tuple[int, int]:
     """`3`, `3x5` or `(3, 5)` -> (height, width)."""
     if _is_int(value):
         if value < 1:
-            raise ArgumentProblem(f"expected a positive size, found {value}")
+            raise ArgumentProblem(f"expected a positive size, found {describe_value(value)}")
         value = (value, value)
     if not (isinstance(value, tuple) and len(value) == 2 and all(_is_int(v) for v in value)):
         raise ArgumentProblem(f"expected a size such as 3, 3x3 or (3, 5), found {describe_value(value)}")
@@ -130,6 +137,11 @@ def image_shape(value: Any) -> Shape:
         if min(value) < 1:
             raise ArgumentProblem(f"sizes must be positive, found {describe_value(value)}")
         _check_size(max(value))
+        if math.prod(value) > MAX_SIZE:
+            raise ArgumentProblem(
+                f"{describe_value(value)} has {describe_integer(math.prod(value), commas=True)} values; "
+                f"the values of a tensor are limited to 2**63 - 1 = {MAX_SIZE:,}"
+            )
         return value
     raise ArgumentProblem(f"expected a shape such as 3x224x224 or 784, found {describe_value(value)}")
 
@@ -152,7 +164,7 @@ def literal_weights(value: Any) -> Weights | None:
         if depth == len(shape):
             if isinstance(item, bool) or not isinstance(item, (int, float)):
                 raise ArgumentProblem(f"weights must be numbers, found {describe_value(item)}")
-            values.append(float(item))
+            values.append(real(item))
             return
         if not isinstance(item, list) or len(item) != shape[depth]:
             expected = describe_value(tuple(shape))
@@ -169,5 +181,5 @@ def bias_spec(value: Any) -> bool | tuple[float, ...]:
     if isinstance(value, list):
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
             raise ArgumentProblem("bias values must be numbers")
-        return tuple(float(v) for v in value)
+        return tuple(real(v) for v in value)
     return boolean(value)

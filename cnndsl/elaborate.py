@@ -30,7 +30,7 @@ from .errors import (
     CnnUsageError,
     DiagnosticSink,
 )
-from .expressions import describe_value, evaluate
+from .expressions import describe_integer, describe_value, evaluate
 from .name_check import layer_written_as_call, unknown_name
 from .passes import infer_node
 from .program import Program
@@ -270,7 +270,9 @@ class _Elaborator:
             )
         if times > MAX_UNROLLED_BODIES:
             raise CnnArgumentError(
-                f"{times:,} repetitions are more than the limit of {MAX_UNROLLED_BODIES:,}", expr.span
+                f"{describe_integer(times, commas=True)} repetitions are more than the limit of "
+                f"{MAX_UNROLLED_BODIES:,}",
+                expr.span,
             )
         return times
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,9 +13,11 @@ from .errors import CnnArgumentError, CnnNameError
 
 # Bare words that stand for themselves when no parameter of that name is in scope.
 SYMBOLS = frozenset({"same", "valid", "true", "false", "none"})
-# Integer results beyond this many bits are refused: no size is that large, and Python cannot
-# even print an integer of more than 4,300 digits (about 14,000 bits) by default.
+# Integers beyond this many bits (1,233 digits) are refused, written or computed: no size is that
+# large, and Python cannot even print an integer of more than 4,300 digits by default.
 MAX_INTEGER_BITS = 4096
+# Diagnostics show integers longer than this many digits as their first and last digits and a count.
+SHOWN_DIGITS = 40
 
 
 class Symbol(str):
@@ -35,6 +38,8 @@ def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
     if isinstance(expr, st.Number):
         if isinstance(expr.value, float) and not math.isfinite(expr.value):
             raise CnnArgumentError("this number is too large for a 64-bit float", expr.span)
+        if isinstance(expr.value, int) and expr.value.bit_length() > MAX_INTEGER_BITS:
+            raise CnnArgumentError(_too_many_bits(expr.value), expr.span)
         return expr.value
     if isinstance(expr, st.String):
         return expr.value
@@ -72,6 +77,55 @@ def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
     raise TypeError(f"not an expression: {expr!r}")
 
 
+def _too_many_bits(value: int) -> str:
+    limit = f"integers are limited to {MAX_INTEGER_BITS} bits, about 1,200 digits"
+    return f"{describe_value(value)} is too large ({limit})"
+
+
+# Nesting of lists and tuples given from Python: the language's own brackets stop at 100 levels.
+MAX_VALUE_NESTING = 100
+
+
+def from_python(value: Any, nesting: int = 0) -> Any:
+    """A parameter value given from Python (`load(..., classes=10)`) as the language's value.
+
+    Only what a .cnn file could write is accepted: integers within MAX_INTEGER_BITS, finite
+    floats, words (`"same"`, and True, False and None as `true`, `false` and `none`), and tuples
+    and lists of these. Anything else raises ValueError saying why.
+    """
+    if nesting > MAX_VALUE_NESTING:
+        raise ValueError(f"lists and tuples nest more than {MAX_VALUE_NESTING} levels deep")
+    if isinstance(value, bool) or value is None:
+        return Symbol(str(value).lower())
+    if isinstance(value, Symbol):
+        return value
+    if isinstance(value, str):
+        if not value.isascii() or not value.isidentifier():
+            raise ValueError(f"expected a word such as same or a number, found {describe_value(value)}")
+        return Symbol(value)
+    if not isinstance(value, int) and hasattr(type(value), "__index__"):
+        try:
+            value = operator.index(value)  # NumPy's integers
+        except TypeError:  # an array, say
+            pass
+    if isinstance(value, int):
+        if value.bit_length() > MAX_INTEGER_BITS:
+            raise ValueError(_too_many_bits(value))
+        return int(value)  # an IntEnum as a plain int
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, found {describe_value(value)}")
+        return float(value)
+    if isinstance(value, tuple):
+        return tuple(from_python(item, nesting + 1) for item in value)
+    if isinstance(value, list):
+        return [from_python(item, nesting + 1) for item in value]
+    raise ValueError(
+        "expected an integer, a number, sizes such as (3, 32, 32) or a word such as same, "
+        f"found {describe_value(value)}"
+    )
+
+
 def _require_number(value: Any, expr: st.Expr, operator: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CnnArgumentError(
@@ -100,16 +154,46 @@ def _apply(expr: st.BinaryOp, left: int | float, right: int | float) -> int | fl
 
 
 def describe_value(value: Any) -> str:
-    """How a value reads in a diagnostic: `3x3`, `same`, `[...]`."""
+    """How a value reads in a diagnostic: `3x3`, `same`, `[...]`; long numbers and text shortened."""
     if isinstance(value, Symbol):
         return f"'{value}'"
     if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
-        return "x".join(describe_value(v) if abs(v).bit_length() > 200 else str(v) for v in value)
+        return f'"{value}"' if len(value) <= 60 else f'"{value[:40]}..." ({len(value):,} characters)'
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return describe_integer(value)
+    if isinstance(value, tuple) and value and all(type(v) is int for v in value):
+        return "x".join(describe_integer(v) for v in value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(describe_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if isinstance(value, list):
         return "a list"
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        digits = str(abs(value))
-        return f"{'-' if value < 0 else ''}{digits[:6]}... (an integer of {len(digits):,} digits)"
-    return repr(value)
+    if isinstance(value, (float, complex)):
+        return repr(value)
+    return f"a Python {type(value).__name__}"
+
+
+def describe_integer(value: int, commas: bool = False) -> str:
+    """`1234` (or `1,234`), or for a very long integer `123456...654321 (an integer of 4,000 digits)`.
+
+    Never converts a huge integer to text whole: Python refuses more than 4,300 digits.
+    """
+    magnitude = abs(value)
+    digits = _digit_count(magnitude)
+    sign = "-" if value < 0 else ""
+    if digits <= SHOWN_DIGITS:
+        return f"{value:,}" if commas else str(value)
+    first = magnitude // 10 ** (digits - 6)
+    last = magnitude % 10**6
+    return f"{sign}{first}...{last:06d} (an integer of {digits:,} digits)"
+
+
+def _digit_count(magnitude: int) -> int:
+    """Decimal digits of a non-negative integer, exactly, without converting it to text."""
+    estimate = max(1, int(magnitude.bit_length() * 0.30102999566398120))  # log10(2)
+    while estimate > 1 and 10 ** (estimate - 1) > magnitude:
+        estimate -= 1
+    while 10**estimate <= magnitude:
+        estimate += 1
+    return estimate

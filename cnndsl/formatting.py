@@ -12,14 +12,23 @@ def dims(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
 
+def _hundredths(count: int, scale: int) -> str:
+    """count / scale to two decimals, like `:,.2f`, but in integers where a float would overflow."""
+    try:
+        return f"{count / scale:,.2f}"
+    except OverflowError:
+        hundredths = (count * 100 + scale // 2) // scale
+        return f"{hundredths // 100:,}.{hundredths % 100:02d}"
+
+
 def human_bytes(count: int) -> str:
-    return f"{count / 2**20:,.2f} MiB"
+    return f"{_hundredths(count, 2**20)} MiB"
 
 
 def human_count(count: int) -> str:
     for unit, scale in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
         if count >= scale:
-            return f"{count / scale:.2f}{unit}"
+            return f"{_hundredths(count, scale).replace(',', '')}{unit}"
     return str(count)
 
 

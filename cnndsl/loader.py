@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from .arguments import ArgumentProblem, image_shape
 from .elaborate import build_graph
 from .errors import CnnError, CnnUsageError, DiagnosticSink
-from .expressions import Symbol, did_you_mean
+from .expressions import Symbol, describe_value, did_you_mean, from_python
 from .model import Model
 from .name_check import check_blocks
 from .passes import run_passes
@@ -58,38 +58,58 @@ def resolve_source(spec: str | Path) -> SourceFile:
 
 # Python refuses to convert longer digit strings to int (sys.get_int_max_str_digits()).
 MAX_DIGITS = 4300
+# ASCII digits only: Python's \d, int() and float() also take other scripts' digits and `1_000`.
+_INTEGER = re.compile(r"-?[0-9]+")
+_SIZES = re.compile(r"[0-9]+(?:x[0-9]+)+")
+_REAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_value(text: str) -> Any:
     """A --set value: an integer, a number, sizes like 3x32x32, or a bare word."""
     if len(text) > MAX_DIGITS:
         raise CnnUsageError(f"--set value of {len(text):,} characters is too long")
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if re.fullmatch(r"\d+(x\d+)+", text):
-        return tuple(int(part) for part in text.split("x"))
+    if _INTEGER.fullmatch(text):
+        value: Any = int(text)
+    elif _SIZES.fullmatch(text):
+        value = tuple(int(part) for part in text.split("x"))
+    elif _REAL.fullmatch(text):
+        value = float(text)
+        if not math.isfinite(value):
+            raise CnnUsageError(f"--set expects a finite number, found '{text}'")
+    elif _WORD.fullmatch(text):
+        value = Symbol(text)
+    else:
+        raise CnnUsageError(
+            f"--set expects a number, sizes such as 3x32x32 or a word such as same, found '{text}'"
+        )
     try:
-        number = float(text)
-    except ValueError:
-        if not text.isidentifier():
-            raise CnnUsageError(
-                f"--set expects a number, sizes such as 3x32x32 or a word such as same, found '{text}'"
-            ) from None
-        return Symbol(text)
-    if not math.isfinite(number):
-        raise CnnUsageError(f"--set expects a finite number, found '{text}'")
-    return number
+        return from_python(value)
+    except ValueError as problem:
+        raise CnnUsageError(f"--set: {problem}") from None
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """An --input shape: CxHxW or a flat size N, every size positive."""
-    if len(text) > MAX_DIGITS or not re.fullmatch(r"\d+(x\d+)*", text):
-        raise CnnUsageError(f"--input expects a shape such as 3x224x224, found '{text}'")
+    if len(text) > MAX_DIGITS or not re.fullmatch(r"[0-9]+(?:x[0-9]+)*", text):
+        shown = text if len(text) <= 60 else f"{text[:40]}... ({len(text):,} characters)"
+        raise CnnUsageError(f"--input expects a shape such as 3x224x224, found '{shown}'")
     shape = tuple(int(part) for part in text.split("x"))
     try:
         return image_shape(shape)
     except ArgumentProblem as problem:
         raise CnnUsageError(f"--input: {problem}") from None
+
+
+def python_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """`load`'s keyword arguments as the language's values; a usage error names a bad one."""
+    values = {}
+    for name, value in params.items():
+        try:
+            values[name] = from_python(value)
+        except (ValueError, RecursionError) as problem:
+            raise CnnUsageError(f"parameter {name}: {problem}") from None
+    return values
 
 
 def select_network(program: Program, name: str | None) -> Any:
@@ -169,6 +189,8 @@ def load(
     **params: Any,
 ) -> Model:
     """Check a network and return its Model; keyword arguments override network parameters."""
+    if network is not None and not isinstance(network, str):
+        raise CnnUsageError(f"network must be a network's name, found {describe_value(network)}")
     source_file = source if isinstance(source, SourceFile) else resolve_source(source)
     program = load_program(source_file)
     try:
@@ -179,7 +201,7 @@ def load(
             raise CnnError(program.problems) from None
         raise
     input_shape = parse_shape(input) if isinstance(input, str) else input
-    graph = build_graph(program, chosen, params, input_shape)
+    graph = build_graph(program, chosen, python_parameters(params), input_shape)
     return Model(run_passes(graph), program)
 
 

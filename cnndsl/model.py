@@ -8,6 +8,7 @@ from typing import Any
 import networkx as nx
 
 from .errors import CnnUsageError
+from .expressions import describe_value
 from .formatting import RENDERERS
 from .program import Program
 from .summary import Row, Summary, op_rows, summarize
@@ -67,7 +68,8 @@ class Model:
         """The summary as text: "table", "json" or "markdown"."""
         if format not in RENDERERS:
             choices = ", ".join(sorted(RENDERERS))
-            raise CnnUsageError(f"unknown summary format '{format}'; choose one of {choices}")
+            shown = format if isinstance(format, str) else describe_value(format)
+            raise CnnUsageError(f"unknown summary format '{shown}'; choose one of {choices}")
         return RENDERERS[format](self.stats(depth))
 
     def build(self, backend: str = "torch", **options: Any) -> Any:

@@ -22,8 +22,9 @@ def layer_written_as_call(call: st.Call) -> CnnNameError:
 
 
 def check_blocks(program: Program) -> list[Diagnostic]:
-    """Problems visible in blocks without calling them: unknown layer and block names."""
-    sink = DiagnosticSink()
+    """Problems visible in blocks without calling them: unknown layer and block names, and the
+    program's duplicate names (reported here too for a file of blocks only)."""
+    sink = DiagnosticSink(list(program.problems))
     for definition in program.definitions.values():
         _check_names(program, sink, definition.body)
     return sink.diagnostics

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .arguments import (
+    MAX_SIZE,
     bias_spec,
     boolean,
     image_shape,
@@ -24,6 +25,7 @@ from .arguments import (
     probability,
     real,
 )
+from .expressions import describe_integer
 from .geometry import describe_output_size, same_padding, window_output_size
 
 Shape = tuple[int, ...]
@@ -78,10 +80,41 @@ class OpDef:
     def arg(self, name: str) -> Arg | None:
         return next((arg for arg in self.args if arg.name == name), None)
 
+    def output_shape(self, inputs: Sequence[Shape], attrs: Attrs) -> Shape:
+        """The shape rule's result, refused if a size or the element count passes MAX_SIZE."""
+        shape = self.shape(inputs, attrs)
+        # Concat adds channels and flatten multiplies sizes: each input is in range, the result may not be.
+        if max(shape) > MAX_SIZE:
+            raise ShapeProblem(f"{self.kind} gives the shape {_dims(shape)}; sizes {_LIMITED}")
+        values = math.prod(shape)
+        if values > MAX_SIZE:
+            raise ShapeProblem(
+                f"{self.kind} gives {_dims(shape)} = {describe_integer(values, commas=True)} values; "
+                f"the values of a tensor {_LIMITED}"
+            )
+        return shape
+
+    def counts(self, inputs: Sequence[Shape], output: Shape, attrs: Attrs) -> tuple[int, int, int]:
+        """(params, buffers, MACs) by the table's formulas, each refused if it passes MAX_SIZE."""
+        params = self.params(inputs, output, attrs)
+        buffers = self.buffers(inputs, output, attrs)
+        macs = self.macs(inputs, output, attrs)
+        for count, what in ((params, "parameters"), (buffers, "buffer values"), (macs, "MACs")):
+            if count > MAX_SIZE:
+                raise ShapeProblem(
+                    f"{self.kind} has {describe_integer(count, commas=True)} {what}; counts {_LIMITED}"
+                )
+        return params, buffers, macs
+
+
+# Every size and count is exact in Python, but must fit the signed 64-bit integers that PyTorch's
+# numel(), NumPy's indices and every consumer of the JSON summary use.
+_LIMITED = f"are limited to 2**63 - 1 = {MAX_SIZE:,}"
+
 
 # ----- shape helpers ------------------------------------------------------------------------
 def _dims(shape: Shape) -> str:
-    return "x".join(str(d) for d in shape)
+    return "x".join(describe_integer(d) for d in shape)
 
 
 def require_image(shape: Shape, kind: str) -> tuple[int, int, int]:

@@ -184,17 +184,19 @@ class _ToSyntaxTree(Transformer):
         return _span(self.source, meta)
 
     # expressions
-    def integer(self, meta, children):
-        digits = str(children[0])
+    def _int(self, digits: str, meta) -> int:
         if len(digits) > MAX_INTEGER_DIGITS:
             raise CnnSyntaxError(f"an integer of {len(digits):,} digits is too long to read", self._s(meta))
-        return st.Number(int(digits), self._s(meta))
+        return int(digits)
+
+    def integer(self, meta, children):
+        return st.Number(self._int(str(children[0]), meta), self._s(meta))
 
     def real(self, meta, children):
         return st.Number(float(children[0]), self._s(meta))
 
     def dims(self, meta, children):
-        return st.Dims(tuple(int(part) for part in children[0].split("x")), self._s(meta))
+        return st.Dims(tuple(self._int(part, meta) for part in children[0].split("x")), self._s(meta))
 
     def name(self, meta, children):
         return st.Name(str(children[0]), self._s(meta))

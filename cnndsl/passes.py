@@ -9,6 +9,7 @@ from __future__ import annotations
 import networkx as nx
 
 from . import ops
+from .errors import CnnShapeError, Diagnostic, DiagnosticSink
 
 
 def input_shapes(graph: nx.DiGraph, node: str) -> list[ops.Shape]:
@@ -18,7 +19,7 @@ def input_shapes(graph: nx.DiGraph, node: str) -> list[ops.Shape]:
 def infer_node(graph: nx.DiGraph, node: str) -> ops.Shape:
     """Apply the op table's shape rule to one node whose inputs already have shapes."""
     data = graph.nodes[node]
-    shape = ops.OPS[data["op"]].shape(input_shapes(graph, node), data["attrs"])
+    shape = ops.OPS[data["op"]].output_shape(input_shapes(graph, node), data["attrs"])
     data["shape"] = shape
     return shape
 
@@ -31,15 +32,23 @@ def infer_shapes(graph: nx.DiGraph) -> nx.DiGraph:
 
 
 def count(graph: nx.DiGraph) -> nx.DiGraph:
-    """Annotate each node with what PyTorch would count: parameters, buffers and MACs."""
+    """Annotate each node with what PyTorch would count: parameters, buffers and MACs.
+
+    A count too large for 64 bits is a CnnShapeError at the op's statement, with its call chain.
+    """
+    sink = DiagnosticSink()
     for node, data in graph.nodes(data=True):
         op = ops.OPS[data["op"]]
-        inputs = input_shapes(graph, node)
-        params = op.params(inputs, data["shape"], data["attrs"])
+        try:
+            params, buffers, macs = op.counts(input_shapes(graph, node), data["shape"], data["attrs"])
+        except ops.ShapeProblem as problem:
+            sink.add(CnnShapeError(Diagnostic(str(problem), data.get("span"), data.get("chain", ()))))
+            params = buffers = macs = 0
         data["params"] = params
         data["trainable_params"] = params if data["attrs"].get("trainable", True) else 0
-        data["buffers"] = op.buffers(inputs, data["shape"], data["attrs"])
-        data["macs"] = op.macs(inputs, data["shape"], data["attrs"])
+        data["buffers"] = buffers
+        data["macs"] = macs
+    sink.raise_if_any()
     return graph
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from . import ops
 from . import syntax_tree as st
 from .errors import CnnError, CnnImportError, CnnNameError, Diagnostic, DiagnosticSink
 from .parser import parse
-from .source import SourceFile
+from .source import SourceFile, Span
 
 
 @dataclass
@@ -53,12 +54,31 @@ class _Loader:
         return module
 
     def _define(self, definition: st.Definition) -> None:
+        self._check_parameters(definition)
+        op = ops.lookup(definition.name)
+        if definition.kind == "block" and op is not None and not op.structural:
+            # A statement `relu` always means the layer: such a block could never be used.
+            name = definition.name
+            message = f"block '{name}' has the name of a layer, so `{name}` would always mean the layer"
+            self.duplicates.add(CnnNameError(f"{message}; rename the block", definition.name_span))
         earlier = self.definitions.get(definition.name)
         if earlier is not None and earlier is not definition:
             message = f"{definition.kind} '{definition.name}' is already defined at {earlier.name_span}"
             self.duplicates.add(CnnNameError(message, definition.name_span))
             return
         self.definitions[definition.name] = definition
+
+    def _check_parameters(self, definition: st.Definition) -> None:
+        """Each parameter name once: `network n(a=1, a=2)` would silently keep one of the values."""
+        first: dict[str, Span] = {}
+        for parameter in definition.parameters:
+            start = parameter.span.start
+            where = Span(parameter.span.source, start, start + len(parameter.name))
+            if parameter.name in first:
+                message = f"parameter '{parameter.name}' is already defined at {first[parameter.name]}"
+                self.duplicates.add(CnnNameError(message, where))
+            else:
+                first[parameter.name] = where
 
     def _import(self, path: Path, statement: st.Import, stack: tuple[Path, ...]) -> None:
         if not path.is_file() and (_BUILTIN_FOLDER / statement.path).is_file():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .errors import CnnUsageError
+from .expressions import describe_value
 
 BYTES_PER_VALUE = 4  # float32
 
@@ -120,7 +121,7 @@ def padding_notes(graph: nx.DiGraph) -> list[str]:
 def summarize(graph: nx.DiGraph, depth: int | None = None) -> Summary:
     """The totals and rows of a checked graph; `depth` folds ops nested deeper than that many scopes."""
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise CnnUsageError(f"depth must be an integer >= 0, found {depth!r}")
+        raise CnnUsageError(f"depth must be an integer >= 0, found {describe_value(depth)}")
     rows = op_rows(graph)
     inputs, outputs = graph.graph["inputs"], graph.graph["outputs"]
     shown = group_rows(rows, depth) if depth is not None else rows

@@ -134,6 +134,28 @@ def test_a_network_named_like_its_file_is_the_default(cli, tmp_path):
         (("--input", "3x32"), USAGE, "--input: expected a shape such as 3x224x224 or 784, found 3x32"),
         (("--input", "1x0x32"), USAGE, "--input: sizes must be positive, found 1x0x32"),
         (("--input", "big"), USAGE, "--input expects a shape such as 3x224x224, found 'big'"),
+        # Only ASCII digits are digits, and Python's `1_000` is not a number here.
+        (("--set", "classes=1_000"), USAGE, "--set expects a number, sizes such as 3x32x32 or a word"),
+        (("--set", "classes=\u0664"), USAGE, "--set expects a number, sizes such as 3x32x32 or a word"),
+        (("--set", "classes=1.5\u0664"), USAGE, "--set expects a number, sizes such as 3x32x32 or a word"),
+        (("--input", "1x\u0663\u0662x32"), USAGE, "--input expects a shape such as 3x224x224, found"),
+        (("--input", "1x" + "9" * 5000), USAGE, "found '1x" + "9" * 38 + "... (5,002 characters)'"),
+        # Numbers past the limits, shortened in the message.
+        (
+            ("--set", "classes=" + "9" * 2000),
+            USAGE,
+            "--set: 999999...999999 (an integer of 2,000 digits) is too large (integers are limited to 4096",
+        ),
+        (
+            ("--set", "classes=" + "9" * 100),
+            INVALID,
+            "fc out_features: 999999...999999 (an integer of 100 digits) is too large (sizes are limited to",
+        ),
+        (
+            ("--input", "1x3037000500x3037000500"),
+            USAGE,
+            "--input: 1x3037000500x3037000500 has 9,223,372,037,000,250,000 values; the values of a tensor",
+        ),
         # LeNet-5's second 5x5 conv no longer fits an 8x8 image: the file is fine, the size is not.
         (("--input", "1x8x8"), INVALID, "kernel 5x5 does not fit the padded input"),
         (
@@ -165,6 +187,25 @@ def test_absurd_sizes_are_counted_exactly(cli):
     data = summary_json(cli, "lenet5", "--set", "classes=1000000000000")
     assert data["output_shape"] == [1_000_000_000_000]
     assert data["params"] == 61_706 - 850 + 85 * 1_000_000_000_000
+
+
+@pytest.mark.parametrize("format", ["table", "json", "markdown"])
+def test_sizes_and_counts_at_the_limit_are_shown_exactly(cli, tmp_path, format):
+    # Each size, tensor and count is at most 2**63 - 1; the totals go past it and still print.
+    source = tmp_path / "limit.cnn"
+    source.write_text(
+        "network limit {\n"
+        "    input 1x3037000499x3037000499\n"
+        "    conv 1 1x1 bias=false\n"  # 9,223,372,030,926,249,001 MACs each
+        "    conv 1 1x1 bias=false\n"
+        "}\n"
+    )
+    result = cli("summary", str(source), "--format", format)
+    assert result.code == 0, result.err
+    assert ("18,446,744,061,852,498,002" if format != "json" else "18446744061852498002") in result.out
+    checked = cli("check", str(source))
+    assert checked.out == f"{source}: ok: limit 1x3037000499x3037000499 -> 1x3037000499x3037000499, " \
+        "2 params, 18,446,744,061,852,498,002 MACs\n"
 
 
 def test_summary_of_a_path(cli, tmp_path):

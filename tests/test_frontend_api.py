@@ -65,12 +65,87 @@ def test_load_takes_network_parameters_and_input_shape():
         ({"input": "3x32"}, "--input: expected a shape such as 3x224x224 or 784, found 3x32"),
         ({"nonsense": 1}, "network 'lenet5' has no parameter 'nonsense'"),
         ({"network": "other"}, "lenet5.cnn has no network 'other'"),
+        ({"network": 5}, "network must be a network's name, found 5"),
+        ({"input": (3, 2**40, 2**40)}, "has 3,626,777,458,843,887,524,118,528 values; the values"),
+        ({"input": (3, 2**20000, 1)}, "398027...309376 (an integer of 6,021 digits) is too large"),
+        ({"input": "3x\u0663\u0662x32"}, "--input expects a shape such as 3x224x224"),
     ],
+    ids=["zero", "flat", "parameter", "network", "network-int", "values", "huge", "digits"],
 )
 def test_bad_requests_are_usage_errors(options, message):
     with pytest.raises(CnnUsageError) as raised:
         cnndsl.load("lenet5", **options)
     assert message in str(raised.value)
+
+
+# Keyword values are the language's values: what a .cnn file could write, within its limits.
+LAYERED = [[[[]]]]
+for _ in range(200):
+    LAYERED = [LAYERED]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (2**20000, "parameter classes: 398027...309376 (an integer of 6,021 digits) is too large"),
+        (-(2**5000), "parameter classes: -141246...909376 (an integer of 1,506 digits) is too large"),
+        (float("inf"), "parameter classes: expected a finite number, found inf"),
+        (float("nan"), "parameter classes: expected a finite number, found nan"),
+        ("ten thousand", 'parameter classes: expected a word such as same or a number, found "ten thousand"'),
+        ("\u0664", "parameter classes: expected a word such as same or a number"),
+        ("x" * 4999 + "!", '"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (5,000 characters)'),
+        (object(), "expected an integer, a number, sizes such as (3, 32, 32) or a word such as same"),
+        (3 + 4j, "found (3+4j)"),
+        (b"10", "found a Python bytes"),
+        ((1, float("inf")), "expected a finite number, found inf"),
+        (LAYERED, "lists and tuples nest more than 100 levels deep"),
+    ],
+    ids=["2**20000", "-2**5000", "inf", "nan", "words", "digit", "long", "object", "complex", "bytes"]
+    + ["tuple", "deep"],
+)
+def test_absurd_keyword_values_are_usage_errors(value, message):
+    with pytest.raises(CnnUsageError) as raised:
+        cnndsl.load("lenet5", classes=value)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "found"),
+    [
+        (2**70, "1180591620717411303424 is too large (sizes are limited to 2**63 - 1"),
+        (2**4000, "131820...949376 (an integer of 1,205 digits) is too large (sizes are limited"),
+        (1.5, "expected a positive integer, found 1.5"),
+        (True, "expected a positive integer, found 'true'"),
+        (None, "expected a positive integer, found 'none'"),
+        ("abc", "expected a positive integer, found 'abc'"),
+        ((1, 2), "expected a positive integer, found 1x2"),
+        ([1], "expected a positive integer, found a list"),
+    ],
+    ids=["2**70", "2**4000", "float", "True", "None", "word", "tuple", "list"],
+)
+def test_keyword_values_of_the_wrong_kind_are_found_where_they_are_used(value, found):
+    with pytest.raises(CnnError) as raised:
+        cnndsl.load("lenet5", classes=value)
+    assert not isinstance(raised.value, CnnUsageError)
+    assert str(raised.value).startswith(f"lenet5.cnn:12:8: error: fc out_features: {found}")
+
+
+def test_keyword_values_take_python_words_and_numpy_integers():
+    numpy = pytest.importorskip("numpy")
+    assert cnndsl.load("lenet5", classes=numpy.int64(12)).output_shape == (12,)
+    source = "network n(bias=true, pad=valid) { input 3x8x8; conv 4 3x3 bias=bias pad=pad }"
+    assert cnndsl.loads(source, bias=False, pad="same").params == 4 * 3 * 9
+
+
+def test_summaries_never_overflow_a_float():
+    from cnndsl.formatting import RENDERERS
+    from cnndsl.summary import Row, Summary
+
+    huge = 10**400  # more than a float holds; a checked graph never gets here, a hand-made one may
+    row = Row("conv1", "conv", (huge, 1, 1), huge, huge, 0, huge, 0)
+    summary = Summary("n", "n.cnn", (3, 1, 1), (huge, 1, 1), (row,), huge, huge, 0, huge, huge)
+    for render in RENDERERS.values():
+        assert "100000000000" in render(summary)
 
 
 def test_summary_rejects_unknown_formats_and_depths():
@@ -79,6 +154,10 @@ def test_summary_rejects_unknown_formats_and_depths():
         model.summary("xml")
     with pytest.raises(CnnUsageError):
         model.summary("table", depth=-1)
+    with pytest.raises(CnnUsageError, match=r"found -398027\.\.\.309376 \(an integer of 6,021 digits\)"):
+        model.summary("table", depth=-(2**20000))
+    with pytest.raises(CnnUsageError, match="unknown summary format '398027...309376"):
+        model.summary(2**20000)
 
 
 def test_loads_reports_every_error_at_once():

@@ -84,8 +84,13 @@ def test_labels_may_take_names_that_automatic_names_then_skip():
             "an integer of 5,000 digits is too long to read",
         ),
         (
-            "network n { input 3x8x8; conv " + "9" * 4000 + "* 9" * 10 + " 3x3 }",
+            # Each factor is within the 4096-bit limit on integers, their product is not.
+            "network n { input 3x8x8; conv " + "9" * 1000 + " * " + "9" * 1000 + " 3x3 }",
             "gives an integer of more than",
+        ),
+        (
+            "network n { input 3x8x8; conv " + "9" * 4000 + " 3x3 }",
+            "999999...999999 (an integer of 4,000 digits) is too large (integers are limited to 4096 bits",
         ),
         ("network n { input 3x8x8; dropout " + "9" * 400 + " / 1.5 }", "'/' overflows a 64-bit float here"),
         (

@@ -29,6 +29,10 @@ CHECKED_THROUGH = {"resnet_blocks.cnn": "resnet50.cnn"}
 TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+(?:x\d+)+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\S")
 NUMBER = re.compile(r"\d")
 REPLACEMENT_NUMBERS = ["0", "-1", "1", "2.5", "1e999", "0x0", "7x0", "1000000000000", "9" * 30]
+# Numbers at and past every limit: 2**62 (doubled by a concat), a tensor of about 2**63 values,
+# integers past 4096 bits and past Python's 4,300 digits, and a digit that is not ASCII.
+REPLACEMENT_NUMBERS += ["4611686018427387904", "3037000499x3037000499", "9" * 1300, "9" * 5000]
+REPLACEMENT_NUMBERS += ["1x" + "9" * 5000, "\u0664", "1_000"]
 # Characters that mean something to the lexer, plus some that mean nothing to it at all.
 GARBAGE = st.text(
     alphabet=st.sampled_from([*"{}()[];,:=*/+-#\"\\\n\r\t x0", "\x00", "\x0b", "é", "漢", "\ufeff", "😀"]),
