@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
+from . import grammar_cache
 from . import syntax_tree as st
 from .errors import CnnError, CnnSyntaxError, Diagnostic
 from .source import SourceFile, Span
@@ -77,37 +78,22 @@ class _BracketNewlines:
             yield token
 
 
+# The settings every user of the grammar shares; `postlex` is given separately (an object).
+GRAMMAR_OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
+
+
 def open_grammar(**options: Any) -> Lark:
     """A Lark LALR parser for grammars/cnn.lark; `options` add to the settings every user shares."""
     return Lark.open_from_package(
-        "cnndsl.grammars",
-        "cnn.lark",
-        parser="lalr",
-        propagate_positions=True,
-        postlex=_BracketNewlines(),
-        maybe_placeholders=False,
-        **options,
+        "cnndsl.grammars", "cnn.lark", postlex=_BracketNewlines(), **GRAMMAR_OPTIONS, **options
     )
-
-
-def _cache_file() -> str | bool:
-    """Where Lark keeps the built parse tables: a folder only this user can write, because Lark
-    unpickles the file (its default is a shared temp folder). No such folder: no cache."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(root, "cnndsl")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        if os.stat(folder).st_uid != os.getuid() or not os.access(folder, os.W_OK):
-            return False
-    except OSError:
-        return False
-    # Lark checks a hash of the grammar and its own version stored in the file before using it.
-    return os.path.join(folder, "cnn-grammar.lark-cache")
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return open_grammar(cache=_cache_file())
+    grammar = resources.files("cnndsl.grammars").joinpath("cnn.lark").read_text(encoding="utf-8")
+    key = grammar_cache.cache_key(grammar, {**GRAMMAR_OPTIONS, "postlex": _BracketNewlines()})
+    return grammar_cache.load_or_build(open_grammar, key, postlex=_BracketNewlines())
 
 
 def _describe_terminal(parser: Lark, name: str) -> str:
