@@ -15,6 +15,7 @@ from lark.lexer import PatternStr
 from . import grammar_cache
 from . import syntax_tree as st
 from .errors import CnnError, CnnSyntaxError, Diagnostic
+from .input_limits import check_size
 from .source import SourceFile, Span
 
 # Words for the grammar's terminals, so Lark's names (RPAR, $END) never reach a user.
@@ -32,6 +33,9 @@ EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "
 # Operators could continue almost any expression; listing them buries the useful expectations.
 OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0"}
 MAX_SYNTAX_ERRORS = 20
+# Lark resumes after each unexpected character or token; one error is reported per line, so a
+# line of a million stray characters meant a million recoveries (17 s). Recoveries are capped too.
+MAX_SYNTAX_RECOVERIES = 10 * MAX_SYNTAX_ERRORS
 # Brackets and braces nested deeper than this are refused with a diagnostic: the transformer,
 # the evaluator and the elaborator recurse once per level, and Python's stack is finite.
 # Real networks nest fewer than ten levels; Python's own parser stops at 200 parentheses.
@@ -314,11 +318,15 @@ def _close_brackets(interactive: Any, token: Token, source: SourceFile) -> None:
 
 def parse(source: SourceFile) -> st.Module:
     """Parse one file into its syntax tree, or raise CnnSyntaxError listing what was wrong."""
+    check_size(source)
     parser = _lark()
     diagnostics: list[Diagnostic] = []
     reported_lines: set[int] = set()
+    recoveries = 0
 
     def recover(error: UnexpectedInput) -> bool:
+        nonlocal recoveries
+        recoveries += 1
         # Report one error per line and resume at the next token: independent mistakes on
         # later lines are reported together instead of one per run.
         token = getattr(error, "token", None)
@@ -331,7 +339,7 @@ def parse(source: SourceFile) -> st.Module:
             if isinstance(error, UnexpectedToken) and not at_end:
                 _close_brackets(error.interactive_parser, token, source)
         # Lark skips the unexpected character or token and goes on; at the end there is nothing to skip.
-        return len(diagnostics) < MAX_SYNTAX_ERRORS and not at_end
+        return len(diagnostics) < MAX_SYNTAX_ERRORS and recoveries < MAX_SYNTAX_RECOVERIES and not at_end
 
     try:
         tree = parser.parse(source.text, on_error=recover)
