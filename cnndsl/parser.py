@@ -40,6 +40,8 @@ MAX_SYNTAX_RECOVERIES = 10 * MAX_SYNTAX_ERRORS
 # the evaluator and the elaborator recurse once per level, and Python's stack is finite.
 # Real networks nest fewer than ten levels; Python's own parser stops at 200 parentheses.
 MAX_NESTING = 100
+# What str.splitlines(), Python and many editors take for a line break, besides \n and \r\n.
+OTHER_LINE_BREAKS = frozenset("\r\v\x1c\x1d\x1e\x85\u2028\u2029")
 # Python refuses to convert longer digit strings to int (sys.get_int_max_str_digits()).
 MAX_INTEGER_DIGITS = 4300
 
@@ -137,6 +139,12 @@ def _syntax_diagnostic(parser: Lark, source: SourceFile, error: UnexpectedInput)
     if isinstance(error, UnexpectedCharacters):
         char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
         span = Span(source, error.pos_in_stream, error.pos_in_stream + 1)
+        if char in OTHER_LINE_BREAKS:
+            message = (
+                f"unexpected line break {char!r}: only \\n and \\r\\n end a line in a .cnn file "
+                "(an editor may show a new line here)"
+            )
+            return Diagnostic(message, span)
         return Diagnostic(f"unexpected character {char!r}", span)
     if isinstance(error, UnexpectedToken):
         token = error.token
