@@ -10,7 +10,7 @@ from pathlib import Path
 from . import syntax_tree as st
 from .errors import CnnError, CnnImportError, CnnNameError, Diagnostic, DiagnosticSink
 from .parser import parse
-from .source import SourceFile, describe_os_error, shown_name
+from .source import SourceFile, Span, describe_os_error, shown_name
 
 # Imports nest a few files deep in practice; each level costs Python stack, which is finite.
 MAX_IMPORT_DEPTH = 100
@@ -128,6 +128,14 @@ def _path_problem(error: OSError | RuntimeError) -> str:
     return describe_os_error(error)
 
 
+def _nothing_defined(source: SourceFile, module: st.Module) -> str:
+    """An empty file is more likely a mistake (the wrong file, an editor that lost it) than a library."""
+    if module.imports:
+        return "the file defines no network or block, and its imports define none"
+    what = "it is empty" if not source.text.strip(" \t\f\r\n\ufeff") else "it holds only comments"
+    return f"the file defines no network or block: {what}"
+
+
 def _display_name(path: Path) -> str:
     """How diagnostics name a file: built-in files by their bare name, others relative to the cwd."""
     if path.parent == _BUILTIN_FOLDER.resolve():
@@ -148,6 +156,8 @@ def load_program(source: SourceFile) -> Program:
     if source.path:
         loader.modules[source.path.resolve()] = None
     module = loader.load(source, stack)
+    if module is not None and not loader.definitions:
+        loader.sink.add(CnnError(_nothing_defined(source, module), Span(source, 0, 0)))
     if loader.sink.diagnostics:
         loader.sink.diagnostics.extend(loader.duplicates.diagnostics)
         loader.sink.raise_if_any()

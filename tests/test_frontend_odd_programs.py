@@ -161,3 +161,8 @@ def test_a_comment_ends_at_any_line_break_an_editor_shows(line_break):
     )
     windows = "network n {\r\n    input 3x8x8  # note\r\n    relu\r\n}\r\n"
     assert cnndsl.loads(windows).output_shape == (3, 8, 8)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n   \n", "\ufeff", "\r\n\t\r\n"])
+def test_an_empty_file_is_an_error_not_a_library(text):
+    assert error_of(text) == "odd.cnn:1:1: error: the file defines no network or block: it is empty"
