@@ -142,3 +142,10 @@ def test_a_folder_does_not_hide_the_built_in_of_its_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert cnndsl.load("lenet5").params == 61_706
 
+
+
+def test_fmt_refuses_an_oversized_file_before_reading_it(tmp_path, cli):
+    with open(tmp_path / "big.cnn", "wb") as file:
+        file.truncate(2**31)
+    result = cli("fmt", "--check", "big.cnn", cwd=tmp_path)
+    assert (result.code, result.err) == (2, f"cnndsl: error: cannot read big.cnn: {TOO_LARGE}\n")
