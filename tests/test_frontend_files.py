@@ -149,3 +149,14 @@ def test_fmt_refuses_an_oversized_file_before_reading_it(tmp_path, cli):
         file.truncate(2**31)
     result = cli("fmt", "--check", "big.cnn", cwd=tmp_path)
     assert (result.code, result.err) == (2, f"cnndsl: error: cannot read big.cnn: {TOO_LARGE}\n")
+
+
+def test_fmt_reads_no_more_of_stdin_than_a_file_may_have(cli, monkeypatch):
+    class Endless:
+        def read(self, size: int = -1) -> str:
+            assert size >= 0, "read stdin to its end"
+            return "#" * size
+
+    monkeypatch.setattr("sys.stdin", Endless())
+    result = cli("fmt", "-")
+    assert (result.code, result.err) == (2, "cnndsl: error: cannot read <stdin>: it has more than 8 MiB\n")

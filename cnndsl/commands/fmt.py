@@ -11,7 +11,7 @@ from ..diagnostics import render_all
 from ..errors import CnnError, CnnUsageError
 from ..formatter import format_text
 from ..output_files import write_atomically
-from ..source import describe_os_error, read_source_bytes
+from ..source import MAX_SOURCE_BYTES, describe_os_error, read_source_bytes
 
 STDIN = "-"
 
@@ -50,7 +50,10 @@ def _expand(specs: list[str]) -> list[Path | str]:
 
 def _read(file: Path | str) -> str:
     if file == STDIN:
-        return sys.stdin.read()
+        text = sys.stdin.read(MAX_SOURCE_BYTES + 1)  # at most one character past the limit
+        if len(text) > MAX_SOURCE_BYTES:
+            raise CnnUsageError(f"cannot read <stdin>: it has more than {MAX_SOURCE_BYTES // 2**20} MiB")
+        return text
     try:
         # Bytes decoded as they are: newlines stay as written. Size checked before reading.
         return read_source_bytes(Path(file)).decode("utf-8")
