@@ -15,10 +15,10 @@ MAX_SHOWN_CALLS = 10
 
 
 def _display(char: str) -> str:
-    """How a character is echoed: control characters (a stray \\r, \\v, NUL) as '?'."""
+    """How a character is echoed: control characters and line separators (\\r, NUL, U+2028) as '?'."""
     if char == "\t":
         return char
-    return "?" if unicodedata.category(char) in ("Cc", "Cf", "Cs") else char
+    return "?" if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Zl", "Zp") else char
 
 
 def _width(char: str) -> int:

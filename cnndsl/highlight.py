@@ -43,7 +43,7 @@ class CnnLexer(RegexLexer):
             (r"[ \t\f]+", Whitespace),
             (r"\r?\n", Whitespace),
             (r"\\[ \t\f]*\r?\n", Text),  # a statement continued on the next line
-            (r"#.*?$", Comment.Single),
+            (r"#[^\n\r\v\x1c-\x1e\x85\u2028\u2029]*", Comment.Single),
             (STRING, String.Double),
             (DECLARATION.replace(r"\s+", r"(\s+)"), bygroups(Keyword.Declaration, Whitespace, Name.Class)),
             (words(KEYWORDS, prefix=r"\b", suffix=r"\b"), Keyword),

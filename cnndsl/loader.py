@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gc
 import math
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from .model import Model
 from .name_check import check_blocks
 from .passes import run_passes
 from .program import Program, load_program
-from .source import SourceFile
+from .source import NotSourceFileError, SourceFile, SourceTooLargeError, describe_os_error, shown_name
 
 T = TypeVar("T")
 
@@ -39,21 +40,38 @@ def resolve_source(spec: str | Path) -> SourceFile:
 
     A file wins over a built-in of the same name: `vgg16` reads ./vgg16.cnn if there is one.
     """
+    if not isinstance(spec, (str, os.PathLike)) or not isinstance(os.fspath(spec), str):
+        raise CnnUsageError(
+            f"expected a .cnn file or a built-in architecture name, found {type(spec).__name__} {spec!r:.40}"
+        )
+    shown = shown_name(os.fspath(spec))
+    if not os.fspath(spec):
+        raise CnnUsageError("expected a .cnn file or a built-in architecture name, found an empty name")
+    if "\0" in os.fspath(spec):
+        raise CnnUsageError(f"a file name cannot contain a NUL character: {shown}")
     path = Path(spec)
-    if not path.is_file() and path.suffix != ".cnn" and path.with_name(path.name + ".cnn").is_file():
-        path = path.with_name(path.name + ".cnn")
-    if path.is_file():
+    candidates = [path]
+    if path.name and path.suffix != ".cnn":
+        candidates.append(path.with_name(path.name + ".cnn"))
+    refused: NotSourceFileError | None = None
+    for candidate in candidates:
         try:
-            return SourceFile.read(path, str(path))
+            return SourceFile.read(candidate, str(candidate))
+        except SourceTooLargeError as error:
+            raise CnnError(f"{shown}: {error}") from None
+        except NotSourceFileError as error:  # a folder named like a built-in does not hide it
+            refused = refused or error
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         except OSError as error:
-            raise CnnUsageError(f"cannot read {spec}: {error}") from None
+            raise CnnUsageError(f"cannot read {shown}: {describe_os_error(error)}") from None
     stem = path.name[:-4] if path.name.endswith(".cnn") else path.name
     if path.parent == Path(".") and stem in builtin_architectures():
         return SourceFile.read(builtin_path(stem), f"{stem}.cnn")
-    if path.exists():
-        raise CnnUsageError(f"{spec} is not a file")
+    if refused is not None:
+        raise CnnUsageError(f"cannot read {shown}: {refused}")
     hint = did_you_mean(stem, builtin_architectures())
-    raise CnnUsageError(f"no such file or built-in architecture: {spec}{hint}")
+    raise CnnUsageError(f"no such file or built-in architecture: {shown}{hint}")
 
 
 # Python refuses to convert longer digit strings to int (sys.get_int_max_str_digits()).

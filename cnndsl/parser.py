@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import replace
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
+from . import grammar_cache
 from . import syntax_tree as st
 from .errors import CnnError, CnnSyntaxError, Diagnostic
+from .input_limits import check_size
 from .source import SourceFile, Span
 
 # Words for the grammar's terminals, so Lark's names (RPAR, $END) never reach a user.
@@ -31,10 +33,15 @@ EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "
 # Operators could continue almost any expression; listing them buries the useful expectations.
 OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0"}
 MAX_SYNTAX_ERRORS = 20
+# Lark resumes after each unexpected character or token; one error is reported per line, so a
+# line of a million stray characters meant a million recoveries (17 s). Recoveries are capped too.
+MAX_SYNTAX_RECOVERIES = 10 * MAX_SYNTAX_ERRORS
 # Brackets and braces nested deeper than this are refused with a diagnostic: the transformer,
 # the evaluator and the elaborator recurse once per level, and Python's stack is finite.
 # Real networks nest fewer than ten levels; Python's own parser stops at 200 parentheses.
 MAX_NESTING = 100
+# What str.splitlines(), Python and many editors take for a line break, besides \n and \r\n.
+OTHER_LINE_BREAKS = frozenset("\r\v\x1c\x1d\x1e\x85\u2028\u2029")
 # Python refuses to convert longer digit strings to int (sys.get_int_max_str_digits()).
 MAX_INTEGER_DIGITS = 4300
 
@@ -77,37 +84,22 @@ class _BracketNewlines:
             yield token
 
 
+# The settings every user of the grammar shares; `postlex` is given separately (an object).
+GRAMMAR_OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": False}
+
+
 def open_grammar(**options: Any) -> Lark:
     """A Lark LALR parser for grammars/cnn.lark; `options` add to the settings every user shares."""
     return Lark.open_from_package(
-        "cnndsl.grammars",
-        "cnn.lark",
-        parser="lalr",
-        propagate_positions=True,
-        postlex=_BracketNewlines(),
-        maybe_placeholders=False,
-        **options,
+        "cnndsl.grammars", "cnn.lark", postlex=_BracketNewlines(), **GRAMMAR_OPTIONS, **options
     )
-
-
-def _cache_file() -> str | bool:
-    """Where Lark keeps the built parse tables: a folder only this user can write, because Lark
-    unpickles the file (its default is a shared temp folder). No such folder: no cache."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(root, "cnndsl")
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        if os.stat(folder).st_uid != os.getuid() or not os.access(folder, os.W_OK):
-            return False
-    except OSError:
-        return False
-    # Lark checks a hash of the grammar and its own version stored in the file before using it.
-    return os.path.join(folder, "cnn-grammar.lark-cache")
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return open_grammar(cache=_cache_file())
+    grammar = resources.files("cnndsl.grammars").joinpath("cnn.lark").read_text(encoding="utf-8")
+    key = grammar_cache.cache_key(grammar, {**GRAMMAR_OPTIONS, "postlex": _BracketNewlines()})
+    return grammar_cache.load_or_build(open_grammar, key, postlex=_BracketNewlines())
 
 
 def _describe_terminal(parser: Lark, name: str) -> str:
@@ -147,6 +139,12 @@ def _syntax_diagnostic(parser: Lark, source: SourceFile, error: UnexpectedInput)
     if isinstance(error, UnexpectedCharacters):
         char = source.text[error.pos_in_stream] if error.pos_in_stream < len(source.text) else ""
         span = Span(source, error.pos_in_stream, error.pos_in_stream + 1)
+        if char in OTHER_LINE_BREAKS:
+            message = (
+                f"unexpected line break {char!r}: only \\n and \\r\\n end a line in a .cnn file "
+                "(an editor may show a new line here)"
+            )
+            return Diagnostic(message, span)
         return Diagnostic(f"unexpected character {char!r}", span)
     if isinstance(error, UnexpectedToken):
         token = error.token
@@ -330,11 +328,15 @@ def _close_brackets(interactive: Any, token: Token, source: SourceFile) -> None:
 
 def parse(source: SourceFile) -> st.Module:
     """Parse one file into its syntax tree, or raise CnnSyntaxError listing what was wrong."""
+    check_size(source)
     parser = _lark()
     diagnostics: list[Diagnostic] = []
     reported_lines: set[int] = set()
+    recoveries = 0
 
     def recover(error: UnexpectedInput) -> bool:
+        nonlocal recoveries
+        recoveries += 1
         # Report one error per line and resume at the next token: independent mistakes on
         # later lines are reported together instead of one per run.
         token = getattr(error, "token", None)
@@ -347,7 +349,7 @@ def parse(source: SourceFile) -> st.Module:
             if isinstance(error, UnexpectedToken) and not at_end:
                 _close_brackets(error.interactive_parser, token, source)
         # Lark skips the unexpected character or token and goes on; at the end there is nothing to skip.
-        return len(diagnostics) < MAX_SYNTAX_ERRORS and not at_end
+        return len(diagnostics) < MAX_SYNTAX_ERRORS and recoveries < MAX_SYNTAX_RECOVERIES and not at_end
 
     try:
         tree = parser.parse(source.text, on_error=recover)

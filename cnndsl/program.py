@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -10,7 +11,10 @@ from . import ops
 from . import syntax_tree as st
 from .errors import CnnError, CnnImportError, CnnNameError, Diagnostic, DiagnosticSink
 from .parser import parse
-from .source import SourceFile, Span
+from .source import SourceFile, Span, describe_os_error, shown_name
+
+# Imports nest a few files deep in practice; each level costs Python stack, which is finite.
+MAX_IMPORT_DEPTH = 100
 
 
 @dataclass
@@ -81,30 +85,75 @@ class _Loader:
                 first[parameter.name] = where
 
     def _import(self, path: Path, statement: st.Import, stack: tuple[Path, ...]) -> None:
-        if not path.is_file() and (_BUILTIN_FOLDER / statement.path).is_file():
-            # Shipped block libraries (resnet_blocks.cnn) can be imported from anywhere.
-            path = _BUILTIN_FOLDER / statement.path
-        resolved = path.resolve()
+        try:
+            resolved = _importable(path, statement.path, stack)
+        except _RefusedImportError as refusal:
+            message = f"cannot import '{shown_name(statement.path)}': {refusal}"
+            self.sink.add(CnnImportError(message, statement.span))
+            return
         if resolved in stack:
             cycle = " -> ".join(p.name for p in (*stack[stack.index(resolved) :], resolved))
             self.sink.add(CnnImportError(f"import cycle: {cycle}", statement.span))
             return
         if resolved in self.modules:
             return
-        if not resolved.is_file():
-            message = f"cannot import '{statement.path}': no such file {path} (nor a built-in one)"
-            self.sink.add(CnnImportError(message, statement.span))
-            return
         try:
             source = SourceFile.read(resolved, _display_name(resolved))
+        except FileNotFoundError:
+            message = f"cannot import '{shown_name(statement.path)}': no such file {shown_name(str(path))}"
+            self.sink.add(CnnImportError(message + " (nor a built-in one)", statement.span))
+            return
         except OSError as error:
-            self.sink.add(CnnImportError(f"cannot read '{statement.path}': {error}", statement.span))
+            message = f"cannot import '{shown_name(statement.path)}': {describe_os_error(error)}"
+            self.sink.add(CnnImportError(message, statement.span))
             return
         except CnnError as error:  # not UTF-8: the diagnostic points into the imported file
             self.sink.add(error)
             return
         self.modules[resolved] = None
         self.modules[resolved] = self.load(source, (*stack, resolved))
+
+
+class _RefusedImportError(Exception):
+    """Why an import statement names nothing that may be read; said at the statement."""
+
+
+def _importable(path: Path, written: str, stack: tuple[Path, ...]) -> Path:
+    """The resolved .cnn file an import names, checked before anything is read from it.
+
+    Only .cnn files are read, so that a mistaken or hostile `import "/etc/shadow"` never quotes
+    another file's lines as syntax errors.
+    """
+    if len(stack) > MAX_IMPORT_DEPTH:
+        raise _RefusedImportError(f"imports nest more than {MAX_IMPORT_DEPTH} files deep")
+    if "\0" in written:
+        raise _RefusedImportError("a file name cannot contain a NUL character")
+    if not written.endswith(".cnn"):
+        raise _RefusedImportError("only .cnn files can be imported")
+    try:
+        if not path.exists() and written == Path(written).name and (_BUILTIN_FOLDER / written).is_file():
+            # Shipped block libraries (resnet_blocks.cnn) can be imported from anywhere.
+            path = _BUILTIN_FOLDER / written
+        resolved = path.resolve()
+    except (OSError, RuntimeError) as error:  # RuntimeError: Python 3.12 and older on a link loop
+        raise _RefusedImportError(_path_problem(error)) from None
+    if resolved.suffix != ".cnn":
+        raise _RefusedImportError(f"it leads to {shown_name(str(resolved))}, which is not a .cnn file")
+    return resolved
+
+
+def _path_problem(error: OSError | RuntimeError) -> str:
+    if isinstance(error, RuntimeError) or getattr(error, "errno", None) == errno.ELOOP:
+        return "its symbolic links form a loop"
+    return describe_os_error(error)
+
+
+def _nothing_defined(source: SourceFile, module: st.Module) -> str:
+    """An empty file is more likely a mistake (the wrong file, an editor that lost it) than a library."""
+    if module.imports:
+        return "the file defines no network or block, and its imports define none"
+    what = "it is empty" if not source.text.strip(" \t\f\r\n\ufeff") else "it holds only comments"
+    return f"the file defines no network or block: {what}"
 
 
 def _display_name(path: Path) -> str:
@@ -127,6 +176,8 @@ def load_program(source: SourceFile) -> Program:
     if source.path:
         loader.modules[source.path.resolve()] = None
     module = loader.load(source, stack)
+    if module is not None and not loader.definitions:
+        loader.sink.add(CnnError(_nothing_defined(source, module), Span(source, 0, 0)))
     if loader.sink.diagnostics:
         loader.sink.diagnostics.extend(loader.duplicates.diagnostics)
         loader.sink.raise_if_any()

@@ -195,7 +195,7 @@ def test_user_files_can_import_the_shipped_block_libraries(tmp_path):
 
 
 def test_the_parser_cache_lives_in_a_private_folder(tmp_path):
-    # Lark unpickles its cache file, so it must not sit in a folder others can write to.
+    # The parse tables are cached as JSON, in a folder and a file that others cannot write to.
     import os
     import subprocess
     import sys
@@ -206,5 +206,6 @@ def test_the_parser_cache_lives_in_a_private_folder(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     folder = tmp_path / "cnndsl"
-    assert (folder / "cnn-grammar.lark-cache").is_file()
+    assert (folder / "cnn-grammar.json").is_file()
     assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "cnn-grammar.json").stat().st_mode & 0o777 == 0o600

@@ -154,3 +154,20 @@ def test_every_argument_of_every_layer_takes_any_value_without_a_crash(kind):
                 f"network n {{ input 3x32x32; {before}{kind} {others} {argument.name}={value} }}"
             )
             assert isinstance(result, (cnndsl.Model, CnnError))
+
+
+@pytest.mark.parametrize("line_break", list("\r\v\x1c\x1d\x1e\x85\u2028\u2029"), ids=repr)
+def test_a_comment_ends_at_any_line_break_an_editor_shows(line_break):
+    # The code after it must not be hidden in the comment: it is refused where the break is.
+    message = error_of(f"network n {{\n    input 3x8x8  # note{line_break}    conv 8 9x9\n}}\n")
+    assert message == (
+        f"odd.cnn:2:24: error: unexpected line break {line_break!r}: only \\n and \\r\\n end a line "
+        "in a .cnn file (an editor may show a new line here)"
+    )
+    windows = "network n {\r\n    input 3x8x8  # note\r\n    relu\r\n}\r\n"
+    assert cnndsl.loads(windows).output_shape == (3, 8, 8)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n   \n", "\ufeff", "\r\n\t\r\n"])
+def test_an_empty_file_is_an_error_not_a_library(text):
+    assert error_of(text) == "odd.cnn:1:1: error: the file defines no network or block: it is empty"

@@ -11,6 +11,7 @@ from ..diagnostics import render_all
 from ..errors import CnnError, CnnUsageError
 from ..formatter import format_text
 from ..output_files import write_atomically
+from ..source import MAX_SOURCE_BYTES, describe_os_error, read_source_bytes
 
 STDIN = "-"
 
@@ -49,11 +50,16 @@ def _expand(specs: list[str]) -> list[Path | str]:
 
 def _read(file: Path | str) -> str:
     if file == STDIN:
-        return sys.stdin.read()
+        text = sys.stdin.read(MAX_SOURCE_BYTES + 1)  # at most one character past the limit
+        if len(text) > MAX_SOURCE_BYTES:
+            raise CnnUsageError(f"cannot read <stdin>: it has more than {MAX_SOURCE_BYTES // 2**20} MiB")
+        return text
     try:
-        with open(file, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as error:
+        # Bytes decoded as they are: newlines stay as written. Size checked before reading.
+        return read_source_bytes(Path(file)).decode("utf-8")
+    except OSError as error:
+        raise CnnUsageError(f"cannot read {file}: {describe_os_error(error)}") from None
+    except UnicodeDecodeError as error:
         raise CnnUsageError(f"cannot read {file}: {error}") from None
 
 
