@@ -202,11 +202,18 @@ def _gc_paused(function: Callable[..., T]) -> Callable[..., T]:
 @_gc_paused
 def load(
     source: str | Path | SourceFile,
+    /,
     network: str | None = None,
     input: tuple[int, ...] | str | None = None,  # noqa: A002 - the language's word
+    *,
+    overrides: dict[str, Any] | None = None,
     **params: Any,
 ) -> Model:
-    """Check a network and return its Model; keyword arguments override network parameters."""
+    """Check a network and return its Model; keyword arguments override network parameters.
+
+    `overrides` holds values already in the language's terms (the command line's --set), and
+    reaches parameters whose names a keyword can't (`network`, `input`, `overrides`).
+    """
     if network is not None and not isinstance(network, str):
         raise CnnUsageError(f"network must be a network's name, found {describe_value(network)}")
     source_file = source if isinstance(source, SourceFile) else resolve_source(source)
@@ -219,11 +226,12 @@ def load(
             raise CnnError(program.problems) from None
         raise
     input_shape = parse_shape(input) if isinstance(input, str) else input
-    graph = build_graph(program, chosen, python_parameters(params), input_shape)
+    values = {**(overrides or {}), **python_parameters(params)}
+    graph = build_graph(program, chosen, values, input_shape)
     return Model(run_passes(graph), program)
 
 
-def loads(text: str, name: str = "<string>", **options: Any) -> Model:
+def loads(text: str, /, name: str = "<string>", **options: Any) -> Model:
     """`load` for source text held in a string."""
     return load(SourceFile(name, text), **options)
 

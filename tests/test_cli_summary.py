@@ -238,3 +238,15 @@ def test_summary_says_where_same_padding_is_asymmetric(cli, tmp_path):
         "the extra row/column after, as in TensorFlow",
     ]
     assert "4x4x4" in result.out  # ceil(8 / 2) = 4, and `same` keeps 4x4 from there on
+
+
+def test_set_reaches_parameters_named_like_load_arguments(cli, tmp_path):
+    """`--set input=5` sets the network's parameter `input`, not load()'s input shape."""
+    path = tmp_path / "clash.cnn"
+    path.write_text(
+        "network n(input=3, network=2, source=1) {\n"
+        "    input 1x8x8\n    conv input 3x3\n    conv network 3x3\n    conv source 1x1\n}\n"
+    )
+    result = cli("summary", str(path), "--set", "input=5", "--set", "network=4", "--set", "source=7")
+    assert result.code == 0, result.err
+    assert "output 7x4x4" in result.out

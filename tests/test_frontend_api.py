@@ -209,3 +209,9 @@ def test_the_parser_cache_lives_in_a_private_folder(tmp_path):
     assert (folder / "cnn-grammar.json").is_file()
     assert folder.stat().st_mode & 0o777 == 0o700
     assert (folder / "cnn-grammar.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_keywords_reach_parameters_named_like_load_arguments():
+    source = "network n(source=1, input=2) {\n    input 1x8x8\n    conv source 3x3\n    conv input 1x1\n}\n"
+    model = cnndsl.loads(source, source=4, overrides={"input": 5})
+    assert model.output_shape == (5, 6, 6)

@@ -50,4 +50,4 @@ def input_shape_from_args(args: argparse.Namespace) -> tuple[int, ...] | None:
 
 def load_from_args(args: argparse.Namespace) -> Model:
     input_shape = input_shape_from_args(args)
-    return load(args.file, network=args.network, input=input_shape, **parse_overrides(args.set))
+    return load(args.file, network=args.network, input=input_shape, overrides=parse_overrides(args.set))
