@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -87,29 +88,41 @@ def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> 
 
 
 def checked_state(
-    expected: dict[str, tuple[int, ...]], given: dict[str, np.ndarray], origin: str = "the weights"
+    expected: dict[str, tuple[int, ...]], given: dict[str, Any], origin: str = "the weights"
 ) -> dict[str, np.ndarray]:
-    """`given` converted to our dtypes, or a CnnUsageError naming the first key that does not fit."""
+    """`given` converted to our dtypes, or a CnnUsageError naming the first key that does not fit.
+
+    Values may be arrays, tensors or plain numbers; 0-d values (batchnorm's counter) stay 0-d.
+    """
+    arrays = {}
     for key, shape in expected.items():
         if key not in given:
-            raise CnnUsageError(f"{origin} lack '{key}' (expected shape {_shape_text(shape)})")
-        found = tuple(np.shape(given[key]))
-        if found != shape:
             raise CnnUsageError(
-                f"{origin} give '{key}' the shape {_shape_text(found)}, but the network needs "
+                f"'{key}' is missing from {origin} (the network needs shape {_shape_text(shape)})"
+            )
+        try:
+            value = np.asarray(given[key])
+        except Exception as error:  # a tensor NumPy cannot view (bfloat16, on a GPU, ...) or an odd object
+            raise CnnUsageError(f"'{key}' in {origin} is not an array of numbers: {error}") from None
+        if shape == () and value.shape == (1,):
+            value = value.reshape(())  # as torch's load_state_dict: 1-element counters of older files
+        if value.shape != shape:
+            raise CnnUsageError(
+                f"'{key}' in {origin} has the shape {_shape_text(value.shape)}, but the network needs "
                 f"{_shape_text(shape)}"
             )
+        arrays[key] = value
     for key in given:
         if key not in expected:
-            raise CnnUsageError(f"{origin} have the key '{key}', which this network does not use")
+            raise CnnUsageError(f"'{key}' in {origin} is not used by this network")
     state = {}
-    for key in expected:
-        value = np.asarray(given[key])
+    for key, value in arrays.items():
         if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
-            raise CnnUsageError(f"{origin} give '{key}' the dtype {value.dtype}; expected numbers")
+            raise CnnUsageError(f"'{key}' in {origin} has the dtype {value.dtype}; expected numbers")
         dtype = np.int64 if key.endswith(".num_batches_tracked") else np.float32
-        # No copy when it is already contiguous float32: VGG-16's weights are 528 MB.
-        state[key] = np.ascontiguousarray(value, dtype=dtype)
+        # order="C" copies only what is not already C-contiguous float32 (VGG-16's weights are
+        # 528 MB); unlike np.ascontiguousarray it keeps 0-d arrays 0-d.
+        state[key] = np.asarray(value, dtype=dtype, order="C")
     return state
 
 
