@@ -41,6 +41,19 @@ def test_same_seed_same_weights(resnet18):
     assert all(np.array_equal(first.state_dict()[k], v) for k, v in second.state_dict().items())
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, [1, 2]])
+def test_bad_seed_is_a_usage_error(seed):
+    model = cnndsl.loads("network tiny {\n input 1x4x4\n conv 2 3x3\n}")
+    with pytest.raises(CnnUsageError, match="seed must be a non-negative integer"):
+        model.build("numpy", seed=seed)
+
+
+def test_good_seeds_build():
+    model = cnndsl.loads("network tiny {\n input 1x4x4\n conv 2 3x3\n}")
+    for seed in (None, 0, np.int64(3), 2**100):
+        model.build("numpy", seed=seed)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

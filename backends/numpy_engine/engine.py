@@ -89,6 +89,13 @@ class _Arena:
         return sum(buffer.nbytes for buffer in self.buffers) + self.workspace.nbytes
 
 
+def _check_seed(seed: Any) -> None:
+    """None or a non-negative integer, as np.random.default_rng takes (bool is a mistake, not 0 or 1)."""
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        return
+    raise CnnUsageError(f"seed must be a non-negative integer or None, found {seed!r}")
+
+
 class NumpyNetwork:
     """A network lowered to NumPy: call it on a float32 batch; weights as PyTorch names them."""
 
@@ -106,6 +113,7 @@ class NumpyNetwork:
 
         `logits` leaves out a trailing softmax or sigmoid; `fuse=False` runs every op on its own.
         """
+        _check_seed(seed)
         if conv_algorithm not in CONV_ALGORITHMS:
             raise CnnUsageError(
                 f"conv_algorithm must be one of {', '.join(CONV_ALGORITHMS)}, found '{conv_algorithm}'"
