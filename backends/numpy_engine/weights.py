@@ -8,8 +8,10 @@ Files are .safetensors or .npz (read with allow_pickle=False): nothing is ever u
 from __future__ import annotations
 
 import math
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import networkx as nx
 import numpy as np
@@ -130,8 +132,14 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def read_weights(path: str | Path) -> dict[str, np.ndarray]:
-    """A state dict from .safetensors or .npz (never pickle), or a CnnUsageError saying why not."""
+def read_weights(
+    path: str | Path, expected: dict[str, tuple[int, ...]] | None = None
+) -> dict[str, np.ndarray]:
+    """A state dict from .safetensors or .npz (never pickle), or a CnnUsageError saying why not.
+
+    With `expected` (the network's shapes), an .npz member of another shape or name is refused
+    from its header, before its data is read: a 4 MB file may declare 4 GB of zeros.
+    """
     path = Path(path)
     if not path.is_file():
         raise CnnUsageError(f"no such weights file: {path}")
@@ -140,14 +148,54 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
         from cnndsl.plugins import require_module
 
         safetensors_numpy = require_module("safetensors.numpy", "numpy")
-        try:
+        try:  # safetensors checks that every tensor lies inside the file: memory stays bounded by its size
             return dict(safetensors_numpy.load_file(str(path)))
         except Exception as error:  # safetensors raises its own error types (and OSError, ValueError)
             raise CnnUsageError(f"cannot read {path} as safetensors: {error}") from None
     if suffix == ".npz":
         try:
+            _check_npz_headers(path, expected)
             with np.load(path, allow_pickle=False) as archive:
                 return {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise CnnUsageError(f"cannot read {path} as .npz (pickled arrays are refused): {error}") from None
     raise CnnUsageError(f"weights must be a .safetensors or .npz file, found '{path.name}'")
+
+
+def _check_npz_headers(path: Path, expected: dict[str, tuple[int, ...]] | None) -> None:
+    """Each member's .npy header against its size in the zip directory and the network's shapes."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            with archive.open(info) as member:
+                shape, dtype = read_npy_header(member, f"'{key}' in {path}")
+                header_size = member.tell()
+            declared = math.prod(shape) * dtype.itemsize
+            if header_size + declared != info.file_size:
+                raise CnnUsageError(
+                    f"'{key}' in {path} declares {declared:,} bytes of data but holds "
+                    f"{max(info.file_size - header_size, 0):,}: the file is damaged"
+                )
+            if expected is None:
+                continue
+            if key not in expected:
+                raise CnnUsageError(f"'{key}' in {path} is not used by this network")
+            if shape != expected[key] and not (expected[key] == () and shape == (1,)):
+                raise CnnUsageError(
+                    f"'{key}' in {path} has the shape {_shape_text(shape)}, but the network needs "
+                    f"{_shape_text(expected[key])}"
+                )
+
+
+def read_npy_header(handle: BinaryIO, origin: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy stream declares, read without its data; object arrays refused."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:  # 3.0 only adds UTF-8 field names of structured dtypes, which are not numbers anyway
+        raise CnnUsageError(f"{origin}: .npy format version {version[0]}.{version[1]} is not supported")
+    if dtype.hasobject:
+        raise CnnUsageError(f"{origin} holds Python objects (pickled arrays are refused)")
+    return tuple(shape), dtype
