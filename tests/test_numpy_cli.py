@@ -37,13 +37,33 @@ def test_run_with_weights_files(cli, lenet_weights, weights, backend):
     np.testing.assert_allclose(np.load(folder / output), expected, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_run_with_weights_saved_from_torch_with_batchnorm(cli, tmp_path, backend):
+    """The README's `cnndsl run resnet18 --weights resnet18.safetensors`: the 0-d counters load."""
+    torch = pytest.importorskip("torch")
+    from safetensors.numpy import save_file
+
+    model = cnndsl.load("resnet18", input="3x32x32", classes=10)
+    module = model.build("torch").eval()
+    state = {key: value.numpy() for key, value in module.state_dict().items()}
+    save_file(state, str(tmp_path / "r.safetensors"))
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    options = ("--shape", "3x32x32", "--set", "classes=10", "-b", backend, "--weights", "r.safetensors")
+    result = cli("run", "resnet18", *options, "--input", "x.npy", "--output", "y.npy", cwd=tmp_path)
+    assert result.code == 0, result.err
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-4, atol=1e-5)
+
+
 def test_weights_mismatch_names_key_and_shapes(cli, tmp_path):
     state = {k: np.array(v) for k, v in cnndsl.load("lenet5").build("numpy").state_dict().items()}
     state["fc1.weight"] = np.zeros((120, 100), np.float32)
     np.savez(tmp_path / "bad.npz", **state)
     result = cli("run", "lenet5", "--weights", "bad.npz", cwd=tmp_path)
     assert result.code == 2
-    assert "'fc1.weight' the shape (120, 100), but the network needs (120, 400)" in result.err
+    assert "'fc1.weight' in bad.npz has the shape (120, 100), but the network needs (120, 400)" in result.err
     assert "Traceback" not in result.err
 
 

@@ -128,3 +128,13 @@ def test_compile_command_writes_network_np_py(tmp_path, cli):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_generated_module_loads_its_own_state_twice(tmp_path):
+    """Batchnorm's 0-d counter stays 0-d through load_state_dict, as in the engine."""
+    model = cnndsl.loads("network t {\n input 3x8x8\n conv 4 3x3; batchnorm\n}")
+    source = get_backend("numpy").generate_source(model)
+    network = load_generated(source, tmp_path / "t.py").Network()
+    for _ in range(2):
+        network.load_state_dict(network.state_dict())
+    assert network.state_dict()["batchnorm1.num_batches_tracked"].shape == ()

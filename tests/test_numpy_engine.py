@@ -41,14 +41,30 @@ def test_same_seed_same_weights(resnet18):
     assert all(np.array_equal(first.state_dict()[k], v) for k, v in second.state_dict().items())
 
 
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True, [1, 2]])
+def test_bad_seed_is_a_usage_error(seed):
+    model = cnndsl.loads("network tiny {\n input 1x4x4\n conv 2 3x3\n}")
+    with pytest.raises(CnnUsageError, match="seed must be a non-negative integer"):
+        model.build("numpy", seed=seed)
+
+
+def test_good_seeds_build():
+    model = cnndsl.loads("network tiny {\n input 1x4x4\n conv 2 3x3\n}")
+    for seed in (None, 0, np.int64(3), 2**100):
+        model.build("numpy", seed=seed)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: s.pop("layer1.basic1.conv2.weight"), "lack 'layer1.basic1.conv2.weight'"),
-        (lambda s: s.update(extra=np.zeros(1)), "have the key 'extra'"),
+        (
+            lambda s: s.pop("layer1.basic1.conv2.weight"),
+            "'layer1.basic1.conv2.weight' is missing from the state dict",
+        ),
+        (lambda s: s.update(extra=np.zeros(1)), "'extra' in the state dict is not used by this network"),
         (
             lambda s: s.update({"head.fc1.weight": np.zeros((10, 512), np.float32)}),
-            "'head.fc1.weight' the shape (10, 512), but the network needs (1000, 512)",
+            "'head.fc1.weight' in the state dict has the shape (10, 512), but the network needs (1000, 512)",
         ),
     ],
 )
@@ -59,6 +75,39 @@ def test_load_state_dict_names_the_first_offending_key(resnet18, change, message
     with pytest.raises(CnnUsageError) as error:
         net.load_state_dict(state)
     assert message in error.value.message
+
+
+def test_state_dict_loads_back_any_number_of_times(resnet18):
+    """The 0-d batchnorm counter stays 0-d: np.ascontiguousarray once made it (1,) on the way in."""
+    net = resnet18.build("numpy")
+    for _ in range(3):
+        net.load_state_dict(net.state_dict())
+    assert net.state_dict()["stem.batchnorm1.num_batches_tracked"].shape == ()
+
+
+@pytest.mark.parametrize(
+    ("counter", "accepted"),
+    [
+        (7, True),  # a plain number
+        (np.float64(7.0), True),
+        (np.array([7]), True),  # torch's load_state_dict accepts a 1-element counter from older files
+        (np.array([7, 8]), False),
+        (np.zeros((1, 1)), False),
+        ("seven", False),
+        (object(), False),
+    ],
+)
+def test_batchnorm_counter_takes_scalars(counter, accepted):
+    net = cnndsl.loads("network tiny {\n input 3x8x8\n conv 4 3x3; batchnorm; relu\n}").build("numpy")
+    state = dict(net.state_dict())
+    state["batchnorm1.num_batches_tracked"] = counter
+    if accepted:
+        net.load_state_dict(state)
+        loaded = net.state_dict()["batchnorm1.num_batches_tracked"]
+        assert loaded.shape == () and loaded.dtype == np.int64 and loaded == 7
+    else:
+        with pytest.raises(CnnUsageError, match="'batchnorm1.num_batches_tracked' in the state dict"):
+            net.load_state_dict(state)
 
 
 def test_loading_weights_changes_the_output(resnet18):

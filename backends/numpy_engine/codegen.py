@@ -300,7 +300,7 @@ class Network:
             raise KeyError(f"unexpected key {{extra[0]!r}}")
         counters = [key for key in PARAMETER_SHAPES if key.endswith(".num_batches_tracked")]
         self._state = {{
-            key: np.ascontiguousarray(state[key], dtype=np.int64 if key in counters else np.float32)
+            key: np.asarray(state[key], dtype=np.int64 if key in counters else np.float32, order="C")
             for key in PARAMETER_SHAPES
         }}
         self._packed = self._pack(self._state)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from cnndsl.errors import CnnUsageError
+from cnndsl.memory import check_bytes, check_fits
 from cnndsl.model import Model
 
 from .layers import CONV_ALGORITHMS, Layer, build_layer, nhwc
@@ -70,6 +71,9 @@ class _Arena:
                     free.append(slot_of[value])
             plans.append((step, needs, padded))
 
+        # Planned exactly: refuse here rather than fail in np.empty (a batch of 100,000 images).
+        itemsize = np.dtype(np.float32).itemsize
+        check_bytes(f"{network.name} on a batch of {batch:,}", (sum(sizes) + workspace) * itemsize)
         self.buffers = [np.empty(size, np.float32) for size in sizes]
         self.workspace = np.empty(max(workspace, 1), np.float32)
         self.views = {value: self._view(slot_of[value], shape) for value, shape in shapes.items()}
@@ -89,6 +93,13 @@ class _Arena:
         return sum(buffer.nbytes for buffer in self.buffers) + self.workspace.nbytes
 
 
+def _check_seed(seed: Any) -> None:
+    """None or a non-negative integer, as np.random.default_rng takes (bool is a mistake, not 0 or 1)."""
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        return
+    raise CnnUsageError(f"seed must be a non-negative integer or None, found {seed!r}")
+
+
 class NumpyNetwork:
     """A network lowered to NumPy: call it on a float32 batch; weights as PyTorch names them."""
 
@@ -106,10 +117,12 @@ class NumpyNetwork:
 
         `logits` leaves out a trailing softmax or sigmoid; `fuse=False` runs every op on its own.
         """
+        _check_seed(seed)
         if conv_algorithm not in CONV_ALGORITHMS:
             raise CnnUsageError(
                 f"conv_algorithm must be one of {', '.join(CONV_ALGORITHMS)}, found '{conv_algorithm}'"
             )
+        check_fits(model)  # the weights alone may exceed memory (2^40 channels): say so, allocate nothing
         self.model = model
         self.conv_algorithm = conv_algorithm
         graph = model.graph
@@ -148,7 +161,7 @@ class NumpyNetwork:
 
     def load_weights(self, path: str | Path) -> None:
         """Load a .safetensors or .npz file of state_dict arrays."""
-        self.load_state_dict(read_weights(path), origin=str(path))
+        self.load_state_dict(read_weights(path, self._shapes), origin=str(path))
 
     # ----- running ---------------------------------------------------------------------------
     @property

@@ -8,7 +8,10 @@ Files are .safetensors or .npz (read with allow_pickle=False): nothing is ever u
 from __future__ import annotations
 
 import math
+import zipfile
+import zlib
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import networkx as nx
 import numpy as np
@@ -87,29 +90,41 @@ def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> 
 
 
 def checked_state(
-    expected: dict[str, tuple[int, ...]], given: dict[str, np.ndarray], origin: str = "the weights"
+    expected: dict[str, tuple[int, ...]], given: dict[str, Any], origin: str = "the weights"
 ) -> dict[str, np.ndarray]:
-    """`given` converted to our dtypes, or a CnnUsageError naming the first key that does not fit."""
+    """`given` converted to our dtypes, or a CnnUsageError naming the first key that does not fit.
+
+    Values may be arrays, tensors or plain numbers; 0-d values (batchnorm's counter) stay 0-d.
+    """
+    arrays = {}
     for key, shape in expected.items():
         if key not in given:
-            raise CnnUsageError(f"{origin} lack '{key}' (expected shape {_shape_text(shape)})")
-        found = tuple(np.shape(given[key]))
-        if found != shape:
             raise CnnUsageError(
-                f"{origin} give '{key}' the shape {_shape_text(found)}, but the network needs "
+                f"'{key}' is missing from {origin} (the network needs shape {_shape_text(shape)})"
+            )
+        try:
+            value = np.asarray(given[key])
+        except Exception as error:  # a tensor NumPy cannot view (bfloat16, on a GPU, ...) or an odd object
+            raise CnnUsageError(f"'{key}' in {origin} is not an array of numbers: {error}") from None
+        if shape == () and value.shape == (1,):
+            value = value.reshape(())  # as torch's load_state_dict: 1-element counters of older files
+        if value.shape != shape:
+            raise CnnUsageError(
+                f"'{key}' in {origin} has the shape {_shape_text(value.shape)}, but the network needs "
                 f"{_shape_text(shape)}"
             )
+        arrays[key] = value
     for key in given:
         if key not in expected:
-            raise CnnUsageError(f"{origin} have the key '{key}', which this network does not use")
+            raise CnnUsageError(f"'{key}' in {origin} is not used by this network")
     state = {}
-    for key in expected:
-        value = np.asarray(given[key])
+    for key, value in arrays.items():
         if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
-            raise CnnUsageError(f"{origin} give '{key}' the dtype {value.dtype}; expected numbers")
+            raise CnnUsageError(f"'{key}' in {origin} has the dtype {value.dtype}; expected numbers")
         dtype = np.int64 if key.endswith(".num_batches_tracked") else np.float32
-        # No copy when it is already contiguous float32: VGG-16's weights are 528 MB.
-        state[key] = np.ascontiguousarray(value, dtype=dtype)
+        # order="C" copies only what is not already C-contiguous float32 (VGG-16's weights are
+        # 528 MB); unlike np.ascontiguousarray it keeps 0-d arrays 0-d.
+        state[key] = np.asarray(value, dtype=dtype, order="C")
     return state
 
 
@@ -117,8 +132,14 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def read_weights(path: str | Path) -> dict[str, np.ndarray]:
-    """A state dict from .safetensors or .npz (never pickle), or a CnnUsageError saying why not."""
+def read_weights(
+    path: str | Path, expected: dict[str, tuple[int, ...]] | None = None
+) -> dict[str, np.ndarray]:
+    """A state dict from .safetensors or .npz (never pickle), or a CnnUsageError saying why not.
+
+    With `expected` (the network's shapes), an .npz member of another shape or name is refused
+    from its header, before its data is read: a 4 MB file may declare 4 GB of zeros.
+    """
     path = Path(path)
     if not path.is_file():
         raise CnnUsageError(f"no such weights file: {path}")
@@ -127,14 +148,54 @@ def read_weights(path: str | Path) -> dict[str, np.ndarray]:
         from cnndsl.plugins import require_module
 
         safetensors_numpy = require_module("safetensors.numpy", "numpy")
-        try:
+        try:  # safetensors checks that every tensor lies inside the file: memory stays bounded by its size
             return dict(safetensors_numpy.load_file(str(path)))
         except Exception as error:  # safetensors raises its own error types (and OSError, ValueError)
             raise CnnUsageError(f"cannot read {path} as safetensors: {error}") from None
     if suffix == ".npz":
         try:
+            _check_npz_headers(path, expected)
             with np.load(path, allow_pickle=False) as archive:
                 return {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError) as error:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
             raise CnnUsageError(f"cannot read {path} as .npz (pickled arrays are refused): {error}") from None
     raise CnnUsageError(f"weights must be a .safetensors or .npz file, found '{path.name}'")
+
+
+def _check_npz_headers(path: Path, expected: dict[str, tuple[int, ...]] | None) -> None:
+    """Each member's .npy header against its size in the zip directory and the network's shapes."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            key = info.filename.removesuffix(".npy")
+            with archive.open(info) as member:
+                shape, dtype = read_npy_header(member, f"'{key}' in {path}")
+                header_size = member.tell()
+            declared = math.prod(shape) * dtype.itemsize
+            if header_size + declared != info.file_size:
+                raise CnnUsageError(
+                    f"'{key}' in {path} declares {declared:,} bytes of data but holds "
+                    f"{max(info.file_size - header_size, 0):,}: the file is damaged"
+                )
+            if expected is None:
+                continue
+            if key not in expected:
+                raise CnnUsageError(f"'{key}' in {path} is not used by this network")
+            if shape != expected[key] and not (expected[key] == () and shape == (1,)):
+                raise CnnUsageError(
+                    f"'{key}' in {path} has the shape {_shape_text(shape)}, but the network needs "
+                    f"{_shape_text(expected[key])}"
+                )
+
+
+def read_npy_header(handle: BinaryIO, origin: str) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype an .npy stream declares, read without its data; object arrays refused."""
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:  # 3.0 only adds UTF-8 field names of structured dtypes, which are not numbers anyway
+        raise CnnUsageError(f"{origin}: .npy format version {version[0]}.{version[1]} is not supported")
+    if dtype.hasobject:
+        raise CnnUsageError(f"{origin} holds Python objects (pickled arrays are refused)")
+    return tuple(shape), dtype

@@ -47,10 +47,13 @@ class TorchBackend:
 
     def build(self, model: Model, **options: Any) -> Any:
         """The network as a torch.nn.Module, built from exactly the source `generate_source` gives."""
+        from cnndsl.memory import check_fits
+
         from .loading import load_source
         from .naming import class_name
 
         source = self.generate_source(model, **options)
+        check_fits(model)  # before torch allocates: its own failure is a C++ message or a backtrace
         module = load_source(source, model.name)
         return getattr(module, class_name(model.name))()
 
@@ -60,8 +63,9 @@ class TorchBackend:
             raise CnnUsageError(
                 f"the torch backend cannot export '{fmt}'; formats: {', '.join(self.formats)}"
             )
-        from .export import export_onnx, require_exporter
+        from .export import check_onnx_size, export_onnx, require_exporter
 
         _require_torch()
         require_exporter()  # before building the module: a missing package is the first thing to say
+        check_onnx_size(model)  # from the summary's figures, before any weight is allocated
         export_onnx(self.build(model, **options), model, Path(path))

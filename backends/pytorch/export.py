@@ -54,6 +54,15 @@ def _quiet():
         logger.setLevel(level)
 
 
+def check_onnx_size(model: Model) -> None:
+    """A CnnUsageError when the network's weights cannot fit in one ONNX file (2 GiB)."""
+    size = model.stats().param_bytes
+    if size >= PROTOBUF_LIMIT:
+        raise CnnUsageError(
+            f"{model.name} has {size / 2**30:,.1f} GiB of weights; one ONNX file holds at most 2 GiB"
+        )
+
+
 def export_onnx(module: Any, model: Model, path: Path) -> None:
     """Write `module` (the compiled `model`) to `path` as ONNX."""
     import torch

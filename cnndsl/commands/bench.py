@@ -184,6 +184,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         file=job["file"], network=job["network"], set=job["set"], shape=job["shape"]
     )
     model = load_from_args(namespace)
+    from ..memory import check_fits
+
+    check_fits(model, job["batch"])
     x = np.random.default_rng(0).standard_normal((job["batch"], *model.input_shape)).astype(np.float32)
     if job["backend"] != "torch":
         network = model.build(job["backend"])
@@ -194,6 +197,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
         device = torch.device(job["device"])
         if device.type == "cuda" and not torch.cuda.is_available():
             raise CnnUsageError("--device cuda: PyTorch sees no CUDA device here")
+        if device.type == "cuda":
+            free = torch.cuda.mem_get_info(device)[0]
+            check_fits(model, job["batch"], available=free, where=f"GPU memory on {device}")
         module = model.build("torch").eval().to(device)
         tensor = torch.from_numpy(x).to(device)
         synchronize = torch.cuda.synchronize if device.type == "cuda" else None

@@ -13,11 +13,11 @@ from typing import Any
 
 from ..errors import CnnUsageError
 from .common import add_network_options, load_from_args
+from .run_inputs import input_batch, read_input, read_labels
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-# torchvision's ImageNet statistics: what pretrained 3-channel classifiers expect by default.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+SEED_LIMIT = 2**64  # torch.manual_seed takes seeds below this; NumPy takes any non-negative one
+RESIZE_LIMIT = 1_000_000  # pixels on the shorter side: far past any real image, inside float range
+
 PRINT_LIMIT = 64  # print outputs with at most this many numbers per image; summarise larger ones
 
 
@@ -50,16 +50,23 @@ def run(args: argparse.Namespace) -> int:
         raise CnnUsageError(f"--batch must be at least 1, found {args.batch}")
     if args.top is not None and args.top < 1:
         raise CnnUsageError(f"--top must be at least 1, found {args.top}")
+    if not 0 <= args.seed < SEED_LIMIT:
+        raise CnnUsageError(f"--seed must be an integer from 0 to 2**64 - 1, found {args.seed}")
+    if args.resize is not None and not 1 <= args.resize <= RESIZE_LIMIT:
+        raise CnnUsageError(f"--resize must be from 1 to {RESIZE_LIMIT:,} pixels, found {args.resize}")
     if args.input and args.batch:
         raise CnnUsageError("--batch makes random input; leave it out when giving --input")
+    from ..memory import check_fits
     from ..plugins import require_module
 
     np = require_module("numpy", "numpy")
     model = load_from_args(args)
+    batch = input_batch(Path(args.input), model.input_shape) if args.input else args.batch or 1
+    check_fits(model, batch)  # before the input, the weights or any activation is allocated
     if args.input:
         x = read_input(Path(args.input), model.input_shape, args)
     else:
-        x = np.random.default_rng(args.seed).standard_normal((args.batch or 1, *model.input_shape))
+        x = np.random.default_rng(args.seed).standard_normal((batch, *model.input_shape))
         x = x.astype(np.float32)
     network = build(model, args)
     start = time.perf_counter()
@@ -84,7 +91,8 @@ def build(model: Any, args: argparse.Namespace) -> Any:
 
     state = None
     if args.weights:
-        state = checked_state(parameter_shapes(model.graph), read_weights(args.weights), args.weights)
+        shapes = parameter_shapes(model.graph)
+        state = checked_state(shapes, read_weights(args.weights, shapes), args.weights)
     if args.backend == "numpy":
         return model.build("numpy", seed=args.seed, weights=state)
     if args.backend != "torch":
@@ -105,89 +113,6 @@ def build(model: Any, args: argparse.Namespace) -> Any:
     return run_module
 
 
-def read_input(path: Path, shape: tuple[int, ...], args: argparse.Namespace) -> Any:
-    if not path.is_file():
-        raise CnnUsageError(f"no such input file: {path}")
-    if path.suffix.lower() == ".npy":
-        return read_array(path, shape)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return read_image(path, shape, args)
-    raise CnnUsageError(f"--input must be an .npy array or an image ({', '.join(sorted(IMAGE_SUFFIXES))})")
-
-
-def read_array(path: Path, shape: tuple[int, ...]) -> Any:
-    """An (N, *shape) float32 batch from an .npy file holding a batch, one input, or a grey HxW."""
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise CnnUsageError(f"cannot read {path} as .npy (pickled arrays are refused): {error}") from None
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_) or np.iscomplexobj(array):
-        raise CnnUsageError(f"{path} holds {array.dtype} values; expected real numbers")
-    dims = "x".join(str(d) for d in shape)
-    if array.shape == tuple(shape):
-        array = array[None]
-    elif shape[0] == 1 and array.shape == tuple(shape[1:]):
-        array = array[None, None]  # a grey image written without its channel axis
-    elif array.ndim != len(shape) + 1 or array.shape[1:] != tuple(shape) or array.shape[0] < 1:
-        raise CnnUsageError(
-            f"{path} holds an array of shape {tuple(array.shape)}, but the network expects {dims} "
-            f"inputs: an array of shape {tuple(shape)} or (N, {', '.join(str(d) for d in shape)})"
-        )
-    return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def read_image(path: Path, shape: tuple[int, ...], args: argparse.Namespace) -> Any:
-    """Decode, resize the shorter side, centre-crop to the input size, scale to 0-1, normalise."""
-    import numpy as np
-
-    from ..plugins import require_module
-
-    if len(shape) != 3 or shape[0] not in (1, 3):
-        raise CnnUsageError(f"images need a 1- or 3-channel CxHxW input, but the network takes {shape}")
-    image_module = require_module("PIL.Image", "numpy")
-    channels, height, width = shape
-    try:
-        with image_module.open(path) as opened:
-            image = opened.convert("RGB" if channels == 3 else "L")
-    except (OSError, ValueError, image_module.DecompressionBombError) as error:
-        raise CnnUsageError(f"cannot read {path} as an image: {error}") from None
-    shorter = args.resize or max(height, width)
-    scale = shorter / min(image.size)
-    resized = (max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale)))
-    image = image.resize(resized, image_module.Resampling.BILINEAR)
-    left, top = (resized[0] - width) // 2, (resized[1] - height) // 2
-    image = image.crop((left, top, left + width, top + height))
-    pixels = np.asarray(image, dtype=np.float32) / 255.0
-    pixels = pixels.reshape(height, width, channels).transpose(2, 0, 1)
-    if not args.no_normalize:
-        default_mean, default_std = (IMAGENET_MEAN, IMAGENET_STD) if channels == 3 else ((0.0,), (1.0,))
-        mean = _per_channel(args.mean, default_mean, channels, "--mean")
-        std = _per_channel(args.std, default_std, channels, "--std")
-        if np.any(std == 0):
-            raise CnnUsageError("--std must not contain 0")
-        pixels = (pixels - mean[:, None, None]) / std[:, None, None]
-    return np.ascontiguousarray(pixels[None], dtype=np.float32)
-
-
-def _per_channel(text: str | None, default: tuple[float, ...], channels: int, option: str) -> Any:
-    import numpy as np
-
-    if text is None:
-        values = default
-    else:
-        try:
-            values = tuple(float(part) for part in text.split(","))
-        except ValueError:
-            raise CnnUsageError(f"{option} expects numbers separated by commas, found '{text}'") from None
-    if len(values) == 1:
-        values = values * channels
-    if len(values) != channels:
-        raise CnnUsageError(f"{option} needs 1 or {channels} values, found {len(values)}")
-    return np.array(values, dtype=np.float32)
-
-
 def save_output(path: Path, y: Any, force: bool) -> None:
     """Write y as .npy atomically: readers never see half a file, and nothing is overwritten unasked."""
     import numpy as np
@@ -203,14 +128,6 @@ def save_output(path: Path, y: Any, force: bool) -> None:
             np.save(handle, y, allow_pickle=False)
 
     write_through(path, write)
-
-
-def read_labels(path_text: str) -> list[str]:
-    path = Path(path_text)
-    try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
-    except (OSError, UnicodeDecodeError) as error:
-        raise CnnUsageError(f"cannot read labels from {path}: {error}") from None
 
 
 def print_top(y: Any, k: int, model: Any, labels: list[str] | None) -> None:
