@@ -43,13 +43,17 @@ def _percent(value: float | None) -> str:
     return "  -   " if value is None else f"{100 * value:5.1f}%"
 
 
+def _loss(value: float) -> str:
+    return f"{value:.4f}" if value >= 1e-3 else f"{value:.2e}"  # a regression's loss goes to 1e-9
+
+
 def epoch_line(row: dict[str, Any], epochs: int, best: bool) -> str:
     width = len(str(epochs))
-    parts = [f"epoch {row['epoch']:>{width}}/{epochs}", f"train loss {row['train_loss']:.4f}"]
+    parts = [f"epoch {row['epoch']:>{width}}/{epochs}", f"train loss {_loss(row['train_loss'])}"]
     if row["train_accuracy"] is not None:
         parts.append(f"acc {_percent(row['train_accuracy'])}")
     if row["val_loss"] is not None:
-        parts.append(f"val loss {row['val_loss']:.4f}")
+        parts.append(f"val loss {_loss(row['val_loss'])}")
         if row["val_accuracy"] is not None:
             parts.append(f"acc {_percent(row['val_accuracy'])}")
     parts.append(f"{row['images_per_second']:,.0f} img/s")
