@@ -109,6 +109,8 @@ def _train(
         optimizer.load_state_dict(resumed["optimizer"])
         if scheduler is not None and resumed["scheduler"] is not None:
             scheduler.load_state_dict(resumed["scheduler"])
+            if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
+                scheduler.T_max = config.epochs  # --epochs raised on resume: decay over the longer run
         if scaler is not None and resumed.get("scaler"):
             scaler.load_state_dict(resumed["scaler"])
         history, best, start = list(resumed["history"]), dict(resumed["best"]), resumed["epoch"]
