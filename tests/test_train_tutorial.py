@@ -43,7 +43,7 @@ def test_tutorial_learns_the_edge_filter(tmp_path):
             exec(blocks[2][1], namespace)
     finally:
         os.chdir(old)
-        torch.set_num_threads(threads)  # --threads 1 below is for the shared CI cores, not later tests
+        torch.set_num_threads(threads)  # --threads 1 was for this run only, not for later tests
     assert np.abs(namespace["learned"] - EDGE).max() <= 1e-3
     assert printed.getvalue() == blocks[3][1]
     assert "e-" in result.out.splitlines()[-2]  # the last epoch's loss is printed below 1e-3

@@ -125,7 +125,7 @@ def _train(
     if processes.main and train_examples.classes is not None:
         checkpoint.save_labels(folder, train_examples.classes)
     identity = checkpoint.identity(model)
-    epoch = start
+    epoch = saved = start
     try:
         for epoch in range(start, config.epochs):
             row = _epoch(run, replica, network, optimizer, scaler, epoch)
@@ -152,15 +152,15 @@ def _train(
                     "classes": list(train_examples.classes or ()),
                 }
                 _save(run, state, improved)
+                saved = epoch + 1
                 say(progress.epoch_line(row, config.epochs, improved and epoch > 0), flush=True)
     except KeyboardInterrupt:
         if processes.main:
             weights = checkpoint.weights_of(network)
             checkpoint.save_weights(folder / checkpoint.INTERRUPTED, weights, _metadata(run, epoch))
-            done = len(history)
             print(
                 f"\nstopped during epoch {epoch + 1}: {folder / checkpoint.INTERRUPTED} holds the weights "
-                f"as they were; {folder / checkpoint.CHECKPOINT} holds epoch {done}. "
+                f"as they were; {folder / checkpoint.CHECKPOINT} holds epoch {saved}. "
                 f"Continue with --resume {folder}",
                 file=sys.stderr,
             )
@@ -254,9 +254,8 @@ def _epoch(
     replica.train()
     loss_sum = right = counted = seen = 0.0
     began = time.perf_counter()
-    with progress.epoch_bar(
-        len(loader.sampler) if loader.sampler else 0, epoch + 1, run.config.epochs, run.processes.main
-    ) as bar:
+    total = len(loader) * run.config.batch if loader.drop_last else len(loader.sampler)
+    with progress.epoch_bar(total, epoch + 1, run.config.epochs, run.processes.main) as bar:
         for inputs, targets in loader:
             inputs, targets = _batch(run, inputs, targets)
             with _autocast(run):
