@@ -58,9 +58,18 @@ def pick_device(name: str, processes: distributed.Processes) -> torch.device:
 
 
 def train(
-    model: Model, config: TrainingConfig, folder: Path, resumed: dict[str, Any] | None, extra: dict[str, Any]
+    model: Model,
+    config: TrainingConfig,
+    folder: str | Path,
+    resumed: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> int:
-    """Train `model` as `config` says, writing the run into `folder`; returns the exit status."""
+    """Train `model` as `config` says, writing the run into `folder`; returns the exit status.
+
+    `resumed` is a loaded checkpoint to continue; `extra` (the command's network options) is
+    stored in the checkpoint for a later --resume from the command line.
+    """
+    folder, extra = Path(folder), extra or {}
     processes = distributed.start(
         config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     )
