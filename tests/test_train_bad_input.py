@@ -134,3 +134,15 @@ def test_full_disk_while_checkpointing_leaves_the_last_checkpoint_whole(tiny, tm
     names = {path.name for path in run.iterdir()} - {"metrics.png"}  # the plot needs matplotlib
     assert names == {"best.safetensors", "checkpoint.pt", "last.safetensors", "metrics.csv"}
     assert not list(run.glob(".*"))  # no temporary file left behind
+
+
+def test_compile_without_a_compiler(tiny, tmp_path, monkeypatch):
+    from cnndsl.backends.pytorch.training import loop
+
+    monkeypatch.setattr(loop.shutil, "which", lambda name: None)
+    data = write_arrays(tmp_path / "d.npz", size=8, count=20)
+    result = train(
+        str(tiny), "--data", str(data), "--compile", "--device", "cpu", "-o", str(tmp_path / "run")
+    )
+    assert result.code == 2
+    assert "--compile on the CPU needs a C++ compiler" in result.err

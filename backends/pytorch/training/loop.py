@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ def pick_device(name: str, processes: distributed.Processes) -> torch.device:
     return device
 
 
+def check_support(config: TrainingConfig, device: torch.device) -> None:
+    """Refuse up front what the device cannot do, rather than fail deep inside torch mid-run."""
+    if config.amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise CnnUsageError(f"{torch.cuda.get_device_name(device)} has no bfloat16; use --amp fp16")
+    if config.compile and device.type == "cpu" and not any(map(shutil.which, ("c++", "g++", "clang++"))):
+        raise CnnUsageError(
+            "--compile on the CPU needs a C++ compiler, and none is on PATH; leave out --compile"
+        )
+
+
 def train(
     model: Model,
     config: TrainingConfig,
@@ -91,6 +102,7 @@ def _train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     device = pick_device(config.device, processes)
+    check_support(config, device)
     train_examples, val_examples = read_data(config, model.input_shape, _warn if processes.main else _silent)
     run = Run(
         config,
