@@ -143,3 +143,10 @@ def test_the_python_api_and_a_missing_matplotlib(tmp_path, monkeypatch, capsys):
     assert code == 0
     assert "metrics.png is skipped: matplotlib is not installed" in capsys.readouterr().out
     assert not (tmp_path / "run" / "metrics.png").exists()
+
+
+def test_a_config_built_in_python_is_checked_too():
+    from cnndsl.errors import CnnUsageError
+
+    with pytest.raises(CnnUsageError, match="--batch must be at least 1"):
+        TrainingConfig(data="d.npz", batch=0)

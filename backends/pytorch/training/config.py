@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from cnndsl.errors import CnnUsageError
@@ -41,6 +41,9 @@ class TrainingConfig:
     compile: bool = False
     threads: int | None = None  # CPU threads per process (None: torch's default, one per core)
 
+    def __post_init__(self) -> None:
+        _check(self)  # also when built directly from Python, not only through resolve()
+
     @property
     def learning_rate(self) -> float:
         if self.lr is not None:
@@ -62,9 +65,7 @@ def resolve(given: dict[str, Any], stored: dict[str, Any] | None = None) -> Trai
     for key in ("mean", "std"):
         if isinstance(values.get(key), list):
             values[key] = tuple(values[key])
-    config = replace(TrainingConfig(), **values)
-    _check(config)
-    return config
+    return TrainingConfig(**values)
 
 
 def _check(config: TrainingConfig) -> None:
