@@ -79,14 +79,14 @@ class _BracketNewlines:
 
 def open_grammar(**options: Any) -> Lark:
     """A Lark LALR parser for grammars/cnn.lark; `options` add to the settings every user shares."""
+    settings: dict[str, Any] = {"propagate_positions": True, **options}
     return Lark.open_from_package(
         "cnndsl.grammars",
         "cnn.lark",
         parser="lalr",
-        propagate_positions=True,
         postlex=_BracketNewlines(),
         maybe_placeholders=False,
-        **options,
+        **settings,
     )
 
 
