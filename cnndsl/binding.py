@@ -4,12 +4,13 @@ their parameters. Every problem points at the argument that caused it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from . import ops
 from . import syntax_tree as st
 from .arguments import ArgumentProblem
-from .errors import CnnArgumentError, CnnError, CnnUsageError, DiagnosticSink
+from .errors import CallFrame, CnnArgumentError, CnnError, CnnUsageError, DiagnosticSink
 from .expressions import describe_value, did_you_mean
 from .expressions import evaluate as evaluate_expression
 from .source import Span
@@ -135,6 +136,7 @@ def bind_block_arguments(
         value_text = describe_value(given[name])
         shown.append(value_text if argument.keyword is None else f"{name}={value_text}")
     env: dict[str, Any] = {}
+    signature = f"{definition.name}({', '.join(shown)})"
     for parameter in definition.parameters:
         if parameter.name in given:
             env[parameter.name] = given[parameter.name]
@@ -142,7 +144,10 @@ def bind_block_arguments(
             try:
                 env[parameter.name] = evaluate_expression(parameter.default, env)
             except CnnError as error:
-                problems.append(error)
+                # The default is evaluated inside this call (`pad=kernel//2` fails for one
+                # caller's kernel and not another's): its chain starts with the call.
+                frame = CallFrame(signature, call.span)
+                problems.append(CnnError([replace(d, chain=(frame, *d.chain)) for d in error.diagnostics]))
         elif not problems:
             problems.append(
                 CnnArgumentError(
@@ -153,7 +158,7 @@ def bind_block_arguments(
             )
     if problems:
         raise CnnError([d for p in problems for d in p.diagnostics])
-    return env, f"{definition.name}({', '.join(shown)})"
+    return env, signature
 
 
 def bind_network_parameters(

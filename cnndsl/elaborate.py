@@ -103,7 +103,9 @@ class _Elaborator:
 
     # ----- errors ---------------------------------------------------------------------------
     def report(self, error: CnnError, frame: _Frame) -> None:
-        chained = [replace(d, chain=d.chain or frame.chain) for d in error.diagnostics]
+        # A diagnostic may already hold the innermost frame: an error in a block parameter's
+        # default is inside the call that evaluated it.
+        chained = [replace(d, chain=(*d.chain, *frame.chain)) for d in error.diagnostics]
         self.sink.add(CnnError(chained))
 
     def evaluate(self, expr: st.Expr, frame: _Frame) -> Any:
@@ -203,7 +205,8 @@ class _Elaborator:
                 )
             call = st.Call(layer.kind, (), layer.span, layer.kind_span, None, layer.label)
             return self.call(call, x, scope, frame)
-        raise CnnNameError(unknown_name(self.program, layer.kind, "layer or block"), layer.kind_span)
+        message = unknown_name(self.program, layer.kind, "layer or block", self.sink.suggesting)
+        raise CnnNameError(message, layer.kind_span)
 
     def layer(self, op: ops.OpDef, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
         attrs, spans = bind_layer_arguments(op, layer, lambda expr: self.evaluate(expr, frame))
@@ -219,7 +222,8 @@ class _Elaborator:
                 raise layer_written_as_call(call)
             if definition is not None:
                 raise CnnNameError(f"'{call.block}' is a network, not a block", call.name_span)
-            raise CnnNameError(unknown_name(self.program, call.block, "block"), call.name_span)
+            message = unknown_name(self.program, call.block, "block", self.sink.suggesting)
+            raise CnnNameError(message, call.name_span)
         if call.block in frame.active:
             cycle = " -> ".join((*frame.active[frame.active.index(call.block) :], call.block))
             message = f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse"

@@ -168,8 +168,7 @@ def check_all(source: SourceFile, overrides: dict[str, Any] | None = None, input
     """Check every network and block of a file, reporting all independent errors at once."""
     program = load_program(source)
     sink = DiagnosticSink()
-    for diagnostic in check_blocks(program):
-        sink.diagnostics.append(diagnostic)
+    check_blocks(program, sink)
     models = []
     for network in program.networks:
         try:

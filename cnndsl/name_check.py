@@ -9,7 +9,10 @@ from .expressions import did_you_mean
 from .program import Program
 
 
-def unknown_name(program: Program, name: str, what: str) -> str:
+def unknown_name(program: Program, name: str, what: str, suggest: bool = True) -> str:
+    """The message for an unknown name; `suggest=False` skips the did-you-mean (see SUGGESTED_ERRORS)."""
+    if not suggest:
+        return f"unknown {what} '{name}'"
     known = [*ops.LAYER_KINDS, *(d.name for d in program.blocks)]
     return f"unknown {what} '{name}'{did_you_mean(name, known)}"
 
@@ -21,9 +24,9 @@ def layer_written_as_call(call: st.Call) -> CnnNameError:
     )
 
 
-def check_blocks(program: Program) -> list[Diagnostic]:
+def check_blocks(program: Program, sink: DiagnosticSink | None = None) -> list[Diagnostic]:
     """Problems visible in blocks without calling them: unknown layer and block names."""
-    sink = DiagnosticSink()
+    sink = DiagnosticSink() if sink is None else sink
     for definition in program.definitions.values():
         _check_names(program, sink, definition.body)
     return sink.diagnostics
@@ -36,13 +39,14 @@ def _check_names(program: Program, sink: DiagnosticSink, statements: tuple[st.St
                 definitions = program.definitions
                 known = ops.lookup(statement.kind) is not None or statement.kind in definitions
                 if not known:
-                    message = unknown_name(program, statement.kind, "layer or block")
+                    message = unknown_name(program, statement.kind, "layer or block", sink.suggesting)
                     raise CnnNameError(message, statement.kind_span)
             elif isinstance(statement, st.Call):
                 if statement.block not in program.definitions:
                     if ops.lookup(statement.block) is not None:
                         raise layer_written_as_call(statement)
-                    raise CnnNameError(unknown_name(program, statement.block, "block"), statement.name_span)
+                    message = unknown_name(program, statement.block, "block", sink.suggesting)
+                    raise CnnNameError(message, statement.name_span)
         except CnnError as error:
             sink.add(error)
         for inner in _children(statement):
