@@ -94,6 +94,9 @@ def bind_block_arguments(
     given: dict[str, Any] = {}
     problems: list[CnnError] = []
     shown: list[str] = []
+    # A parameter left without a value (its argument failed or is missing, or its default
+    # failed): later defaults may be computed from it, and would only repeat the error.
+    unknown_values = False
     for index, argument in enumerate(call.arguments):
         if argument.keyword is None:
             if any(a.keyword for a in call.arguments[:index]):
@@ -132,6 +135,7 @@ def bind_block_arguments(
             given[name] = evaluate(argument.value)
         except CnnError as error:
             problems.append(error)
+            unknown_values = True
             continue
         value_text = describe_value(given[name])
         shown.append(value_text if argument.keyword is None else f"{name}={value_text}")
@@ -141,6 +145,8 @@ def bind_block_arguments(
         if parameter.name in given:
             env[parameter.name] = given[parameter.name]
         elif parameter.default is not None:
+            if unknown_values:
+                continue
             try:
                 env[parameter.name] = evaluate_expression(parameter.default, env)
             except CnnError as error:
@@ -148,14 +154,17 @@ def bind_block_arguments(
                 # caller's kernel and not another's): its chain starts with the call.
                 frame = CallFrame(signature, call.span)
                 problems.append(CnnError([replace(d, chain=(frame, *d.chain)) for d in error.diagnostics]))
-        elif not problems:
-            problems.append(
-                CnnArgumentError(
-                    f"missing argument '{parameter.name}' in call to block "
-                    f"{definition.name}({_parameter_list(definition)})",
-                    call.span,
+                unknown_values = True
+        else:
+            unknown_values = True
+            if not problems:
+                problems.append(
+                    CnnArgumentError(
+                        f"missing argument '{parameter.name}' in call to block "
+                        f"{definition.name}({_parameter_list(definition)})",
+                        call.span,
+                    )
                 )
-            )
     if problems:
         raise CnnError([d for p in problems for d in p.diagnostics])
     return env, signature
