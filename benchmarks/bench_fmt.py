@@ -5,7 +5,8 @@
 
 Target (issue 8): linear in the number of statements; 100,000 statements in a few seconds.
 A file has three kinds of lines: statements on their own with trailing comments, statements
-joined with `;`, and own-line comments; one inline body holds the rest of each file's statements.
+joined with `;`, and own-line comments; one inline body, one long line with brackets, holds
+the rest of each file's statements.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def generated_file(statements: int) -> str:
         else:
             lines.append("    # a comment on its own line")
             lines.append("    relu")
-    lines.append("    residual { " + "; ".join(["relu"] * (statements - statements // 2)) + " }")
+    rest = statements - statements // 2
+    inline = ["conv 16 (3, 3) pad=(1)" if index % 2 else "relu" for index in range(rest)]
+    lines.append("    residual { " + "; ".join(inline) + " }")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
