@@ -205,8 +205,7 @@ class _Elaborator:
                 )
             call = st.Call(layer.kind, (), layer.span, layer.kind_span, None, layer.label)
             return self.call(call, x, scope, frame)
-        message = unknown_name(self.program, layer.kind, "layer or block", self.sink.suggesting)
-        raise CnnNameError(message, layer.kind_span)
+        raise CnnNameError(unknown_name(self.program, layer.kind, "layer or block"), layer.kind_span)
 
     def layer(self, op: ops.OpDef, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
         attrs, spans = bind_layer_arguments(op, layer, lambda expr: self.evaluate(expr, frame))
@@ -222,8 +221,7 @@ class _Elaborator:
                 raise layer_written_as_call(call)
             if definition is not None:
                 raise CnnNameError(f"'{call.block}' is a network, not a block", call.name_span)
-            message = unknown_name(self.program, call.block, "block", self.sink.suggesting)
-            raise CnnNameError(message, call.name_span)
+            raise CnnNameError(unknown_name(self.program, call.block, "block"), call.name_span)
         if call.block in frame.active:
             cycle = " -> ".join((*frame.active[frame.active.index(call.block) :], call.block))
             message = f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse"

@@ -82,11 +82,6 @@ class CnnUsageError(CnnError):
     """A bad request from the command line or API rather than a bad program."""
 
 
-# Errors that get a did-you-mean: the first of each check, which are the ones shown first.
-# Finding a close name costs up to a comparison with every block, so it is not done 4,000 times.
-SUGGESTED_ERRORS = 20
-
-
 @dataclass
 class DiagnosticSink:
     """Collects independent errors so one run can report all of them, each mistake once.
@@ -122,11 +117,6 @@ class DiagnosticSink:
         elif self._chained.pop(place, 0):
             self.diagnostics = [d for d in self.diagnostics if (d.message, d.span) != place]
         self.diagnostics.append(diagnostic)
-
-    @property
-    def suggesting(self) -> bool:
-        """Whether an error found now should still get a did-you-mean (see SUGGESTED_ERRORS)."""
-        return len(self.diagnostics) < SUGGESTED_ERRORS
 
     def raise_if_any(self) -> None:
         if self.diagnostics:

@@ -8,6 +8,7 @@ from cnndsl.diagnostics import render_all
 from cnndsl.errors import MAX_SHOWN_ERRORS, CallFrame, CnnError, Diagnostic, DiagnosticSink
 from cnndsl.expressions import did_you_mean
 from cnndsl.loader import check_all, loads
+from cnndsl.name_check import SUGGESTED_NAMES
 from cnndsl.ops import LAYER_KINDS
 from cnndsl.source import SourceFile, Span
 
@@ -75,14 +76,19 @@ def test_many_errors_are_all_kept_and_the_first_shown():
     assert message.count("\n") == MAX_SHOWN_ERRORS and message.endswith("... and 5 more errors, not shown")
 
 
-def test_only_the_first_errors_get_a_suggestion():
+def test_only_the_first_unknown_names_get_a_suggestion_and_keep_it():
     # Finding a close name is the costly part of an error; errors past those shown need none.
-    count = 30
-    text = "network n {\n    input 3x8x8\n" + "    rleu\n" * count + "}\n"
+    # A block checked on its own and when called words each mistake the same, so it is one.
+    names = [f"rleu{letter}" for letter in "abcdefghijklmnopqrstuvwxyz"]
+    text = "block b() {\n" + "".join(f"    {name}\n" for name in names) + "}\n"
+    text += "network n {\n    input 3x8x8\n    b()\n    b()\n}\n"
     with pytest.raises(CnnError) as caught:
-        loads(text, "t.cnn")
-    hinted = [d for d in caught.value.diagnostics if "did you mean" in d.message]
-    assert 0 < len(hinted) < count
+        check_all(SourceFile("t.cnn", text))
+    diagnostics = caught.value.diagnostics
+    assert len(diagnostics) == len(names)
+    assert all(d.chain == () for d in diagnostics)
+    hinted = [d for d in diagnostics if "did you mean 'relu'" in d.message]
+    assert len(hinted) == SUGGESTED_NAMES
 
 
 @pytest.mark.parametrize("word", ["relu6", "gelu", "elu", "prelu", "selu", "mish", "conv1d", "hardswish"])
