@@ -4,12 +4,13 @@ their parameters. Every problem points at the argument that caused it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from . import ops
 from . import syntax_tree as st
 from .arguments import ArgumentProblem
-from .errors import CnnArgumentError, CnnError, CnnUsageError, DiagnosticSink
+from .errors import CallFrame, CnnArgumentError, CnnError, CnnUsageError, DiagnosticSink
 from .expressions import describe_value, did_you_mean
 from .expressions import evaluate as evaluate_expression
 from .source import Span
@@ -93,6 +94,9 @@ def bind_block_arguments(
     given: dict[str, Any] = {}
     problems: list[CnnError] = []
     shown: list[str] = []
+    # A parameter left without a value (its argument failed or is missing, or its default
+    # failed): later defaults may be computed from it, and would only repeat the error.
+    unknown_values = False
     for index, argument in enumerate(call.arguments):
         if argument.keyword is None:
             if any(a.keyword for a in call.arguments[:index]):
@@ -131,29 +135,39 @@ def bind_block_arguments(
             given[name] = evaluate(argument.value)
         except CnnError as error:
             problems.append(error)
+            unknown_values = True
             continue
         value_text = describe_value(given[name])
         shown.append(value_text if argument.keyword is None else f"{name}={value_text}")
     env: dict[str, Any] = {}
+    signature = f"{definition.name}({', '.join(shown)})"
     for parameter in definition.parameters:
         if parameter.name in given:
             env[parameter.name] = given[parameter.name]
         elif parameter.default is not None:
+            if unknown_values:
+                continue
             try:
                 env[parameter.name] = evaluate_expression(parameter.default, env)
             except CnnError as error:
-                problems.append(error)
-        elif not problems:
-            problems.append(
-                CnnArgumentError(
-                    f"missing argument '{parameter.name}' in call to block "
-                    f"{definition.name}({_parameter_list(definition)})",
-                    call.span,
+                # The default is evaluated inside this call (`pad=kernel//2` fails for one
+                # caller's kernel and not another's): its chain starts with the call.
+                frame = CallFrame(signature, call.span)
+                problems.append(CnnError([replace(d, chain=(frame, *d.chain)) for d in error.diagnostics]))
+                unknown_values = True
+        else:
+            unknown_values = True
+            if not problems:
+                problems.append(
+                    CnnArgumentError(
+                        f"missing argument '{parameter.name}' in call to block "
+                        f"{definition.name}({_parameter_list(definition)})",
+                        call.span,
+                    )
                 )
-            )
     if problems:
         raise CnnError([d for p in problems for d in p.diagnostics])
-    return env, f"{definition.name}({', '.join(shown)})"
+    return env, signature
 
 
 def bind_network_parameters(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from .errors import Diagnostic
+from .errors import MAX_SHOWN_ERRORS, Diagnostic, more_errors
 
 # A source line longer than this is shown as a window around the culprit, so that a generated
 # one-line file does not flood the terminal.
@@ -70,6 +70,8 @@ def render(diagnostic: Diagnostic) -> str:
 
 
 def render_all(diagnostics: list[Diagnostic]) -> str:
-    body = "\n".join(render(d) for d in diagnostics)
+    body = "\n".join(render(d) for d in diagnostics[:MAX_SHOWN_ERRORS])
     count = len(diagnostics)
-    return f"{body}\n{count} error{'s' if count != 1 else ''}\n" if count > 1 else body + "\n"
+    if count > MAX_SHOWN_ERRORS:
+        body += "\n" + more_errors(count - MAX_SHOWN_ERRORS)
+    return f"{body}\n{count:,} error{'s' if count != 1 else ''}\n" if count > 1 else body + "\n"

@@ -103,7 +103,9 @@ class _Elaborator:
 
     # ----- errors ---------------------------------------------------------------------------
     def report(self, error: CnnError, frame: _Frame) -> None:
-        chained = [replace(d, chain=d.chain or frame.chain) for d in error.diagnostics]
+        # A diagnostic may already hold the innermost frame: an error in a block parameter's
+        # default is inside the call that evaluated it.
+        chained = [replace(d, chain=(*d.chain, *frame.chain)) for d in error.diagnostics]
         self.sink.add(CnnError(chained))
 
     def evaluate(self, expr: st.Expr, frame: _Frame) -> Any:

@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 
 from .source import Span
 
+# Like the parser's MAX_SYNTAX_ERRORS: past this many errors, the rest are counted, not shown
+# (all of them stay in CnnError.diagnostics, for an editor that lists them).
+MAX_SHOWN_ERRORS = 20
+
+
+def more_errors(count: int) -> str:
+    """The line that stands for errors not shown."""
+    return f"... and {count:,} more error{'s' if count != 1 else ''}, not shown"
+
 
 @dataclass(frozen=True)
 class CallFrame:
@@ -39,7 +48,10 @@ class CnnError(Exception):
         if isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics: list[Diagnostic] = list(diagnostics)
-        super().__init__("\n".join(d.headline() for d in self.diagnostics))
+        headlines = [d.headline() for d in self.diagnostics[:MAX_SHOWN_ERRORS]]
+        if len(self.diagnostics) > MAX_SHOWN_ERRORS:
+            headlines.append(more_errors(len(self.diagnostics) - MAX_SHOWN_ERRORS))
+        super().__init__("\n".join(headlines))
 
     @property
     def message(self) -> str:
@@ -72,16 +84,39 @@ class CnnUsageError(CnnError):
 
 @dataclass
 class DiagnosticSink:
-    """Collects independent errors so one run can report all of them."""
+    """Collects independent errors so one run can report all of them, each mistake once.
+
+    A diagnostic is the same mistake as another when its message, place and call chain are the
+    same: one mistake in a block, reached from two call sites, is reported for each, with its
+    own chain. A diagnostic without a chain (a block's text checked on its own) stands for every
+    chained copy of itself, so a block checked alone and then when called is reported once.
+    """
 
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    _seen: set[tuple] = field(default_factory=set, init=False, repr=False)
+    _chained: dict[tuple, int] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        kept, self.diagnostics = self.diagnostics, []
+        for diagnostic in kept:
+            self._add(diagnostic)
 
     def add(self, error: CnnError) -> None:
         for diagnostic in error.diagnostics:
-            # The same mistake reached twice (a block checked on its own and when called) is one error.
-            key = (diagnostic.message, diagnostic.span)
-            if all((d.message, d.span) != key for d in self.diagnostics):
-                self.diagnostics.append(diagnostic)
+            self._add(diagnostic)
+
+    def _add(self, diagnostic: Diagnostic) -> None:
+        # Hashed keys: checking a file with 50,000 errors must not compare each with every other.
+        place = (diagnostic.message, diagnostic.span)
+        key = (*place, diagnostic.chain)
+        if key in self._seen or (diagnostic.chain and (*place, ()) in self._seen):
+            return
+        self._seen.add(key)
+        if diagnostic.chain:
+            self._chained[place] = self._chained.get(place, 0) + 1
+        elif self._chained.pop(place, 0):
+            self.diagnostics = [d for d in self.diagnostics if (d.message, d.span) != place]
+        self.diagnostics.append(diagnostic)
 
     def raise_if_any(self) -> None:
         if self.diagnostics:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import heapq
 import math
 import operator
 from collections.abc import Mapping
@@ -27,10 +28,60 @@ class Symbol(str):
         return str(self)
 
 
+# No suggestion for longer words: difflib's cost grows with the product of the lengths, and
+# nobody misspells a 60-character name into another one.
+MAX_SUGGESTED_LENGTH = 60
+
+
+# difflib compares a word with at most this many names (its ratio is the costly part: 4,000
+# blocks named alike took 0.7 s per unknown name); from a longer list, the names that share
+# the most letter pairs with the word.
+MAX_COMPARED = 100
+# Layers and functions that other frameworks have under these names: a user who writes one
+# means it, and is not helped by a suggestion of a neighbour (`selu` is not `silu`).
+WELL_KNOWN_FUNCTIONS = frozenset(
+    """relu relu6 leakyrelu prelu rrelu elu selu celu gelu silu swish mish hardswish hardsigmoid
+    hardtanh sigmoid logsigmoid tanh tanhshrink softplus softsign softmax softmin logsoftmax glu
+    conv1d conv2d conv3d maxpool1d maxpool2d maxpool3d avgpool1d avgpool2d avgpool3d
+    batchnorm1d batchnorm2d layernorm groupnorm instancenorm upsample pixelshuffle""".split()
+)
+
+
 def did_you_mean(word: str, candidates: Any) -> str:
-    """' (did you mean 'x'?)' when a candidate is close to `word`, else ''."""
-    close = difflib.get_close_matches(word, sorted(set(candidates)), n=1, cutoff=0.6)
+    """' (did you mean 'x'?)' when `word` looks like a misspelling of a candidate, else ''."""
+    if len(word) > MAX_SUGGESTED_LENGTH:
+        return ""
+    plausible = sorted({c for c in candidates if could_be_misspelt(c, word)})
+    if len(plausible) > MAX_COMPARED:
+        pairs = _letter_pairs(word)
+        plausible = heapq.nlargest(MAX_COMPARED, plausible, key=lambda c: len(pairs & _letter_pairs(c)))
+        plausible.sort()
+    close = difflib.get_close_matches(word, plausible, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _letter_pairs(word: str) -> set[str]:
+    return {word[i : i + 2] for i in range(len(word) - 1)}
+
+
+def could_be_misspelt(name: str, word: str) -> bool:
+    """Whether `word` may be `name` mistyped rather than the name of something else.
+
+    Short names of different functions are close by difflib's measure (`gelu`, `elu` and `prelu`
+    against `relu`; `relu6` and `conv1d` against `relu` and `conv`), so: the first letter is
+    kept or swapped with the second (`ocnv`), as typing slips do, and neither word is the other
+    with a suffix starting with a digit, which names a variant; and a word that names a
+    well-known function is meant as that function, unless only its case is wrong.
+    """
+    if name.lower() == word.lower():
+        return name != word
+    if word.lower() in WELL_KNOWN_FUNCTIONS:
+        return False
+    same_start = name[:1].lower() == word[:1].lower() or name[:2].lower() == word[1::-1].lower()
+    if not same_start:
+        return False
+    shorter, longer = sorted((name, word), key=len)
+    return not (longer.startswith(shorter) and longer[len(shorter) : len(shorter) + 1].isdigit())
 
 
 def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:

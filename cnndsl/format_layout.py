@@ -40,6 +40,13 @@ class _Line:
     def __post_init__(self) -> None:
         if self.statement_indent is None:
             self.statement_indent = self.indent
+        # Kept as parts are added: measuring the joined text at each bracket made a long line
+        # quadratic.
+        self.width = self.indent + sum(len(part) for part in self.parts)
+
+    def append(self, text: str) -> None:
+        self.parts.append(text)
+        self.width += len(text)
 
     def code(self) -> str:
         return " " * self.indent + "".join(self.parts)
@@ -141,7 +148,7 @@ class LayoutWriter:
         self.last_token_output = self.current
         if text in ("(", "["):
             assert self.current is not None
-            self.brackets.append(_Bracket(self._line_indent(), len(self.current.code())))
+            self.brackets.append(_Bracket(self._line_indent(), self.current.width))
         elif text in (")", "]") and self.brackets:
             self.brackets.pop()
         if self.brackets and text not in ("(", "["):
@@ -158,9 +165,9 @@ class LayoutWriter:
             blank = self._blank_for(start, comment=False)
             self._start_line(self.next_indent, blank)
         elif self.wants_space:
-            self.current.parts.append(" ")
+            self.current.append(" ")
         assert self.current is not None
-        self.current.parts.append(text)
+        self.current.append(text)
         self.wants_space = False
 
     def _line_indent(self) -> int:

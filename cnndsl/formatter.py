@@ -15,14 +15,16 @@ with the input before anyone sees it, so formatting never changes what a file me
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
+from itertools import zip_longest
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from .errors import CnnError
 from .format_layout import INDENT, Blank, Comment, LayoutWriter
-from .parser import _lark, open_grammar, parse
+from .parser import open_grammar, parse
 from .source import SourceFile
 
 _BINARY_RULES = frozenset({"add", "subtract", "multiply", "floordiv", "divide", "modulo"})
@@ -32,34 +34,74 @@ _OPENERS = frozenset({"(", "["})
 _CLOSERS = frozenset({")", "]"})
 _NO_SPACE_BEFORE = frozenset({",", ";", ":", ")", "]", "="})
 _BACKSLASH_NEWLINE = re.compile(r"\\[\t \f]*\r?\n")
-_COMMENT = re.compile(r"#[^\n]*")
-
-
-class _CommentCollector:
-    """Lark lexer callback: the grammar ignores comments, the formatter must keep them."""
-
-    def __init__(self) -> None:
-        self.tokens: list[Token] = []
-
-    def __call__(self, token: Token) -> None:
-        self.tokens.append(token)
-
-
-_collector = _CommentCollector()
 
 
 @lru_cache(maxsize=1)
 def _layout_parser() -> Lark:
-    # The same grammar as parser.py, but keeping every token (parentheses, `;`, newlines).
-    return open_grammar(keep_all_tokens=True, lexer_callbacks={"COMMENT": _collector})
+    # The same grammar as parser.py, but keeping every token (parentheses, `;`, newlines). Built
+    # once and shared: a Lark parser keeps no state between parses, so threads may share it.
+    # The printer reads positions from tokens only; rule positions would cost 60% more time.
+    return open_grammar(keep_all_tokens=True, propagate_positions=False)
+
+
+@lru_cache(maxsize=1)
+def _comment_pattern() -> re.Pattern[str]:
+    # The grammar's own COMMENT terminal, so that this finds exactly what the lexer ignored.
+    return re.compile(_layout_parser().get_terminal("COMMENT").pattern.to_regexp())
+
+
+# Tokens that only separate statements: the formatter may turn a `;` into a line break.
+_SEPARATORS = frozenset({"_NL", "SEMICOLON"})
 
 
 def _parse_with_comments(text: str) -> tuple[Tree, list[Comment]]:
-    parser = _layout_parser()
-    _collector.tokens = []
-    tree = parser.parse(text)
-    comments = [Comment(t.start_pos, t.end_pos, t.line, str(t)) for t in _collector.tokens]
+    """The full parse tree and the comments the grammar ignores.
+
+    Comments are found in the gaps between the tree's tokens (where only ignored text lies)
+    rather than by a lexer callback, which would be one collector shared by every caller.
+    """
+    tree = _layout_parser().parse(text)
+    pattern = _comment_pattern()
+    comments: list[Comment] = []
+    line, counted = 1, 0  # Lark's line numbers count "\n" only
+    gap_start = 0
+    for token in [*_tokens_in_order(tree), None]:
+        gap_end = len(text) if token is None else token.start_pos
+        if "#" in text[gap_start:gap_end]:
+            for match in pattern.finditer(text, gap_start, gap_end):
+                line += text.count("\n", counted, match.start())
+                counted = match.start()
+                comments.append(Comment(match.start(), match.end(), line, match.group()))
+        if token is not None:
+            gap_start = token.end_pos
     return tree, comments
+
+
+def _tokens_in_order(tree: Tree) -> Iterator[Token]:
+    """Every token of `tree` in source order, without recursion (operator chains nest deeply)."""
+    stack: list[Tree | Token] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Token):
+            yield node
+        else:
+            stack.extend(reversed(node.children))
+
+
+def _outline(tree: Tree) -> Iterator[tuple[str, str]]:
+    """The tree as a flat sequence of rules and tokens, less the statement separators."""
+    stack: list[Tree | Token | None] = [tree]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            yield ("end", "")
+        elif isinstance(node, Token):
+            if node.type not in _SEPARATORS:
+                yield (node.type, str(node))
+        else:
+            yield ("rule", str(node.data))
+            stack.append(None)
+            stack.extend(reversed(node.children))
 
 
 def format_text(text: str, name: str = "<string>") -> str:
@@ -70,22 +112,25 @@ def format_text(text: str, name: str = "<string>") -> str:
     writer = LayoutWriter(text, comments)
     _Printer(writer, text).module(tree)
     formatted = writer.finish()
-    _require_same_program(source, formatted, comments)
+    _require_same_program(source, tree, comments, formatted)
     if "\r\n" in text:
         formatted = formatted.replace("\n", "\r\n")
     return formatted
 
 
-def _require_same_program(source: SourceFile, formatted: str, comments: list[Comment]) -> None:
-    """Guard against formatter bugs: same syntax tree, same comments, or refuse to answer."""
+def _require_same_program(source: SourceFile, tree: Tree, comments: list[Comment], formatted: str) -> None:
+    """Guard against formatter bugs: same syntax tree, same comments, or refuse to answer.
+
+    The two full parse trees are compared without their separators: a statement boundary
+    written as `;` or as a line break is the same program, and the rules show the boundaries.
+    """
     problem = None
     try:
-        same_tree = _lark().parse(formatted) == _lark().parse(source.text)
-        _, new_comments = _parse_with_comments(formatted)
+        new_tree, new_comments = _parse_with_comments(formatted)
     except UnexpectedInput:
         problem = "the formatted text does not parse"
     else:
-        if not same_tree:
+        if any(old != new for old, new in zip_longest(_outline(tree), _outline(new_tree))):
             problem = "the formatted text would mean something else"
         elif [c.text.rstrip() for c in comments] != [c.text for c in new_comments]:
             problem = "the formatted text would lose or change a comment"
@@ -140,11 +185,12 @@ class _Printer:
         self.writer.space()
         self.token(open_brace, "body")
         has_concat = any(subtree.data == "concat" for subtree in tree.iter_subtrees())
-        inline = not expand and not has_concat and self._on_one_line(tree)
+        inline = not expand and not has_concat and self._on_one_line(open_brace, close_brace)
+        semicolons = _semicolons_between(children)
         if inline:
             for index, statement in enumerate(statements):
                 if index:
-                    self.token(self._semicolon(children, statements[index - 1], statement), "body")
+                    self.token(semicolons[index - 1], "body")
                 self.writer.space()
                 self.walk(statement)
             self.writer.space()
@@ -152,7 +198,7 @@ class _Printer:
             return
         outer, inner = self.indent, self.indent + INDENT
         for index, statement in enumerate(statements):
-            semicolon = self._semicolon(children, statements[index - 1], statement) if index else None
+            semicolon = semicolons[index - 1] if index else None
             if semicolon is not None and _is_simple(statements[index - 1]) and _is_simple(statement):
                 self.token(semicolon, "body")  # the author's `conv ...; relu` stays one line
                 self.writer.space()
@@ -179,23 +225,14 @@ class _Printer:
         self.writer.newline(outer, Blank.NEVER, comment_indent=inner, closing=True)
         self.token(close_brace, "concat")
 
-    def _on_one_line(self, tree: Tree) -> bool:
-        return "\n" not in self.text[tree.meta.start_pos : tree.meta.end_pos]
-
-    @staticmethod
-    def _semicolon(children: list, before: Tree, after: Tree) -> Token | None:
-        """The `;` between two statements of a body, or None if a newline separates them."""
-        positions = {id(child): index for index, child in enumerate(children)}
-        separators = children[positions[id(before)] + 1 : positions[id(after)]]
-        if any(isinstance(s, Token) and s.type == "_NL" for s in separators):
-            return None
-        return next((s for s in separators if isinstance(s, Token) and s == ";"), None)
+    def _on_one_line(self, first: Token, last: Token) -> bool:
+        return "\n" not in self.text[first.start_pos : last.end_pos]
 
     # ----- tokens -------------------------------------------------------------------------
     def token(self, token: Token, rule: str) -> None:
         writer = self.writer
         if self.previous is not None and writer.current is not None:
-            gap = _COMMENT.sub("", self.text[self.previous.end_pos : token.start_pos])
+            gap = _comment_pattern().sub("", self.text[self.previous.end_pos : token.start_pos])
             if writer.depth and "\n" in gap:
                 writer.continuation_newline(closing_bracket=token in _CLOSERS)
             elif not writer.depth and _BACKSLASH_NEWLINE.search(gap):
@@ -222,6 +259,25 @@ class _Printer:
         if binary and not self.writer.depth:
             return False
         return True
+
+
+def _semicolons_between(children: list) -> list[Token | None]:
+    """For each pair of consecutive statements of a body, the `;` between them, or None if a
+    newline separates them: one pass over the body, so a body of n statements costs O(n)."""
+    found: list[Token | None] = []
+    semicolon: Token | None = None
+    newline = False
+    seen_statement = False
+    for child in children:
+        if isinstance(child, Tree):
+            if seen_statement:
+                found.append(None if newline else semicolon)
+            seen_statement, semicolon, newline = True, None, False
+        elif child.type == "_NL":
+            newline = True
+        elif child == ";" and semicolon is None:
+            semicolon = child
+    return found
 
 
 def _is_simple(statement: Tree) -> bool:

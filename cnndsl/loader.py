@@ -243,8 +243,7 @@ def check_all(
     """Check every network (or only `network`) and block of a file, reporting all errors at once."""
     program = load_program(source)
     sink = DiagnosticSink()
-    for diagnostic in check_blocks(program):
-        sink.diagnostics.append(diagnostic)
+    check_blocks(program, sink)
     networks = program.networks if network is None else [select_network(program, network)]
     models = []
     for network in networks:

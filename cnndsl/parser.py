@@ -89,9 +89,9 @@ GRAMMAR_OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True
 
 
 def open_grammar(**options: Any) -> Lark:
-    """A Lark LALR parser for grammars/cnn.lark; `options` add to the settings every user shares."""
+    """A Lark LALR parser for grammars/cnn.lark; `options` add to (or override) the shared settings."""
     return Lark.open_from_package(
-        "cnndsl.grammars", "cnn.lark", postlex=_BracketNewlines(), **GRAMMAR_OPTIONS, **options
+        "cnndsl.grammars", "cnn.lark", postlex=_BracketNewlines(), **{**GRAMMAR_OPTIONS, **options}
     )
 
 

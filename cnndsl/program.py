@@ -27,6 +27,9 @@ class Program:
     # Errors that need not stop checking (a name defined twice: the first definition is used),
     # reported together with whatever elaboration finds.
     problems: list[Diagnostic] = field(default_factory=list)
+    # Did-you-mean hints for unknown layer and block names, one per name (name_check.py): the
+    # check of a block on its own and its elaboration word one mistake the same way.
+    name_hints: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def networks(self) -> list[st.Definition]:

@@ -161,7 +161,7 @@ def test_a_network_named_like_its_file_is_the_default(cli, tmp_path):
         (
             ("--network", "alexnet"),
             USAGE,
-            "lenet5.cnn has no network 'alexnet' (did you mean 'lenet5'?); networks: lenet5",
+            "lenet5.cnn has no network 'alexnet'; networks: lenet5",
         ),
     ],
 )

@@ -13,6 +13,7 @@ from conftest import ARCHITECTURES, EXAMPLES, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cnndsl.errors import CnnError
 from cnndsl.formatter import format_text
 from cnndsl.loader import load
 
@@ -275,3 +276,22 @@ def test_a_folder_without_cnn_files_is_a_usage_error(tmp_path):
     result = run_cli("fmt", "--check", str(tmp_path))
     assert result.code == 2
     assert f"no .cnn files in the folder {tmp_path}" in result.err
+
+
+def test_the_guard_refuses_a_changed_program_or_a_lost_comment():
+    # Formatter bugs must never reach the user: the re-parse check compares meaning and comments.
+    from cnndsl.formatter import _parse_with_comments, _require_same_program
+    from cnndsl.source import SourceFile
+
+    text = "network n {\n    input 3x8x8\n    relu; relu  # both\n}\n"
+    tree, comments = _parse_with_comments(text)
+    source = SourceFile("n.cnn", text)
+    same = "network n {\n    input 3x8x8\n    relu\n    relu  # both\n}\n"
+    _require_same_program(source, tree, comments, same)  # a `;` or a line break: the same program
+    for broken, why in [
+        ("network n {\n    input 3x8x8\n    relu relu  # both\n}\n", "would mean something else"),
+        ("network n {\n    input 3x8x8\n    relu; relu\n}\n", "would lose or change a comment"),
+        ("network n {\n    input 3x8x8\n    relu; relu  # both\n", "does not parse"),
+    ]:
+        with pytest.raises(CnnError, match=why):
+            _require_same_program(source, tree, comments, broken)
