@@ -12,8 +12,9 @@ from typing import Any
 from . import syntax_tree as st
 from .errors import CnnArgumentError, CnnNameError
 
-# Bare words that stand for themselves when no parameter of that name is in scope.
-SYMBOLS = frozenset({"same", "valid", "true", "false", "none"})
+# Bare words that stand for themselves when no parameter of that name is in scope
+# (`tanh` for `gelu approximate=tanh`; as a statement it is still the layer).
+SYMBOLS = frozenset({"same", "valid", "true", "false", "none", "tanh"})
 # Integers beyond this many bits (1,233 digits) are refused, written or computed: no size is that
 # large, and Python cannot even print an integer of more than 4,300 digits by default.
 MAX_INTEGER_BITS = 4096

@@ -31,6 +31,18 @@ FAMILIES = {
     "tanh": "activation",
     "sigmoid": "activation",
     "softmax": "activation",
+    "relu6": "activation",
+    "hardswish": "activation",
+    "hardsigmoid": "activation",
+    "silu": "activation",
+    "gelu": "activation",
+    "mish": "activation",
+    "elu": "activation",
+    "prelu": "activation",
+    "layernorm": "norm",
+    "groupnorm": "norm",
+    "instancenorm": "norm",
+    "layerscale": "norm",
     "fc": "fc",
     "add": "merge",
     "concat": "merge",
@@ -79,7 +91,7 @@ def describe_op(op: str, attrs: dict) -> str:
         parts.append(_dims(attrs["size"]))
     elif op == "fc":
         parts.append(str(attrs["out_features"]))
-    elif op == "dropout":
+    elif op in ("dropout", "droppath"):
         parts.append(f"{attrs['p']:g}")
     elif op == "lrn":
         parts.append(str(attrs["size"]))

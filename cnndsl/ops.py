@@ -13,6 +13,7 @@ from typing import Any
 
 from .arguments import (
     MAX_SIZE,
+    ArgumentProblem,
     bias_spec,
     boolean,
     image_shape,
@@ -25,7 +26,7 @@ from .arguments import (
     probability,
     real,
 )
-from .expressions import describe_integer
+from .expressions import describe_integer, describe_value
 from .geometry import describe_output_size, same_padding, window_output_size
 
 Shape = tuple[int, ...]
@@ -294,6 +295,41 @@ def _concat_shape(inputs, attrs):
     return (sum(shape[0] for shape in inputs), *first[1:])
 
 
+# ----- activations, normalisations and training-only ops of modern CNNs ----------------------
+def _gelu_approximation(value: Any) -> str:
+    if isinstance(value, str) and value in ("none", "tanh"):
+        return str(value)
+    raise ArgumentProblem(f"expected none or tanh, found {describe_value(value)}")
+
+
+def _prelu_params(inputs, output, attrs):
+    return 1 if attrs["shared"] else inputs[0][0]
+
+
+def _affine_params(inputs, output, attrs):
+    return 2 * inputs[0][0] if attrs["affine"] else 0
+
+
+def _layerscale_params(inputs, output, attrs):
+    return inputs[0][0]
+
+
+def _groupnorm_shape(inputs, attrs):
+    channels, groups = inputs[0][0], attrs["groups"]
+    if channels % groups:
+        raise ShapeProblem(f"groups={groups} must divide the {channels} channels", "groups")
+    return inputs[0]
+
+
+def _instancenorm_shape(inputs, attrs):
+    channels, h, w = require_image(inputs[0], "instancenorm")
+    if h * w == 1:  # PyTorch refuses it too: the variance of one value is always 0
+        raise ShapeProblem(
+            f"instancenorm needs more than one pixel per channel, but gets {_dims(inputs[0])}"
+        )
+    return inputs[0]
+
+
 _POOL_ARGS = (
     Arg("kernel", pair, positional=True, help="window size: 2, 2x2 or (2, 3)"),
     Arg("stride", optional_pair, None, help="step; defaults to the kernel size"),
@@ -417,6 +453,126 @@ for _op in (
         _same_shape,
     ),
     OpDef("softmax", "Softmax over the channels: outputs are positive and sum to 1.", "softmax", _same_shape),
+    OpDef("relu6", "ReLU capped at 6: min(max(0, x), 6) (MobileNetV2).", "relu6", _same_shape),
+    OpDef(
+        "hardswish",
+        "Hard swish: x * relu6(x + 3) / 6 (MobileNetV3).",
+        "hardswish",
+        _same_shape,
+    ),
+    OpDef(
+        "hardsigmoid",
+        "Hard sigmoid: relu6(x + 3) / 6, PyTorch's definition (MobileNetV3's squeeze-and-excitation gate).",
+        "hardsigmoid",
+        _same_shape,
+    ),
+    OpDef(
+        "silu",
+        "Sigmoid-weighted linear unit (swish): x * sigmoid(x) (EfficientNet).",
+        "silu",
+        _same_shape,
+        aliases=("swish",),
+    ),
+    OpDef(
+        "gelu",
+        "Gaussian error linear unit: x * Phi(x), exact or with the tanh approximation (ConvNeXt).",
+        "gelu approximate=tanh",
+        _same_shape,
+        args=(
+            Arg(
+                "approximate",
+                _gelu_approximation,
+                "none",
+                help="none: the exact erf form; tanh: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))",
+            ),
+        ),
+    ),
+    OpDef("mish", "Mish: x * tanh(softplus(x)).", "mish", _same_shape),
+    OpDef(
+        "elu",
+        "Exponential linear unit: x for x > 0, alpha * (e^x - 1) otherwise.",
+        "elu 1.0",
+        _same_shape,
+        args=(Arg("alpha", real, 1.0, positional=True, help="the limit for large negative x is -alpha"),),
+    ),
+    OpDef(
+        "prelu",
+        "Parametric ReLU: x for x > 0, a learned slope times x otherwise; one slope per channel "
+        "(PyTorch's nn.PReLU(num_parameters=C)) or one shared slope.",
+        "prelu",
+        _same_shape,
+        args=(
+            Arg("shared", boolean, False, help="one slope for all channels instead of one per channel"),
+            Arg("init", real, 0.25, help="the slopes' initial value"),
+        ),
+        params=_prelu_params,
+        notes=("Parameters: one per channel (per feature on a flat input), or 1 when shared.",),
+    ),
+    OpDef(
+        "layernorm",
+        "Layer normalisation over the channels: each pixel's C values (ConvNeXt's LayerNorm2d), or "
+        "the features of a flat input, normalised to mean 0 and variance 1, then scaled and shifted.",
+        "layernorm eps=1e-6",
+        _same_shape,
+        args=(
+            Arg("eps", positive_real, 1e-5, help="added to the variance"),
+            Arg("affine", boolean, True, help="learn a scale and shift per channel"),
+        ),
+        params=_affine_params,
+        notes=(
+            "Parameters: 2 per channel (scale and shift) with affine=true. MACs: 0, as for every "
+            "normalisation (MACs count the multiply-adds of conv and fc weights).",
+        ),
+    ),
+    OpDef(
+        "groupnorm",
+        "Group normalisation: the channels split into groups, each group's values (with height and "
+        "width) normalised together, then a learned scale and shift per channel.",
+        "groupnorm 3",
+        _groupnorm_shape,
+        args=(
+            Arg("groups", positive_int, positional=True, help="number of groups; must divide the channels"),
+            Arg("eps", positive_real, 1e-5, help="added to the variance"),
+            Arg("affine", boolean, True, help="learn a scale and shift per channel"),
+        ),
+        params=_affine_params,
+        notes=("Parameters: 2 per channel with affine=true. MACs: 0.",),
+    ),
+    OpDef(
+        "instancenorm",
+        "Instance normalisation: each channel of each example normalised over its height and width "
+        "(PyTorch's InstanceNorm2d, no running statistics).",
+        "instancenorm",
+        _instancenorm_shape,
+        args=(
+            Arg("eps", positive_real, 1e-5, help="added to the variance"),
+            Arg("affine", boolean, False, help="learn a scale and shift per channel (PyTorch's default: no)"),
+        ),
+        params=_affine_params,
+        notes=(
+            "Parameters: 2 per channel with affine=true, else none; no buffers (statistics come from "
+            "each input, in training and at inference alike). MACs: 0.",
+        ),
+    ),
+    OpDef(
+        "layerscale",
+        "A learned scale per channel (ConvNeXt's layer scale), starting at a small value.",
+        "layerscale 1e-6",
+        _image_same_shape("layerscale"),
+        args=(Arg("init", real, 1e-6, positional=True, help="the scales' initial value"),),
+        params=_layerscale_params,
+        aliases=("scale",),
+        notes=("Parameters: one per channel. MACs: 0 (a scale, not a weighted sum).",),
+    ),
+    OpDef(
+        "droppath",
+        "Stochastic depth: while training, drops each example's whole value with probability p and "
+        "scales the kept ones by 1/(1-p) (torchvision's StochasticDepth, mode row); the identity at "
+        "inference. In a residual branch: `residual { ...; droppath 0.1 }`.",
+        "droppath 0.1",
+        _same_shape,
+        args=(Arg("p", probability, positional=True, help="probability of dropping an example"),),
+    ),
     OpDef(
         "dropout",
         "Dropout while training (zeroes a fraction p); the identity at inference.",

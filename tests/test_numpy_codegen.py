@@ -85,6 +85,30 @@ def test_every_op_and_algorithm_compiles(tmp_path):
         np.testing.assert_array_equal(module.Network(seed=0)(x), engine(x))
 
 
+def test_every_new_op_compiles_to_the_engine_exactly(tmp_path):
+    """Activations, norms (affine and not, image and flat), layerscale and droppath."""
+    from test_modern_ops import EVERY_NEW_OP
+
+    model = cnndsl.loads(EVERY_NEW_OP)
+    source = get_backend("numpy").generate_source(model)
+    assert imported_modules(source) == {"__future__", "numpy"}
+    module = load_generated(source, tmp_path / "modern_np.py")
+    x = np.random.default_rng(1).standard_normal((2, 8, 6, 6)).astype(np.float32)
+    engine = model.build("numpy", seed=0)
+    generated = module.Network(seed=0)
+    assert list(generated.state_dict()) == list(engine.state_dict())
+    np.testing.assert_array_equal(generated(x), engine(x))
+    # Learned values away from their initial constants reach both the same way.
+    rng = np.random.default_rng(2)
+    state = {
+        key: value + rng.normal(0, 0.3, value.shape).astype(np.float32)
+        for key, value in engine.state_dict().items()
+    }
+    engine.load_state_dict(state)
+    generated.load_state_dict(state)
+    np.testing.assert_array_equal(generated(x), engine(x))
+
+
 def test_logits_leave_out_the_softmax(tmp_path):
     model = cnndsl.load("lenet5")
     module = load_generated(

@@ -82,8 +82,10 @@ def torch_reference(model: cnndsl.Model, state: dict, x: np.ndarray) -> np.ndarr
             result = torch.sigmoid(a)
         elif op == "softmax":
             result = F.softmax(a, dim=1)
-        elif op == "dropout":
+        elif op in ("dropout", "droppath"):
             result = a
+        elif op in MODERN_REFERENCE:
+            result = MODERN_REFERENCE[op](a, attrs, lambda name, n=node: tensors.get(f"{n}.{name}"))
         elif op == "flatten":
             result = torch.flatten(a, 1)
         elif op == "fc":
@@ -98,6 +100,32 @@ def torch_reference(model: cnndsl.Model, state: dict, x: np.ndarray) -> np.ndarr
     return values[graph.graph["outputs"][0]].numpy()
 
 
+def _layer_norm(a, attrs, tensor):
+    channels_last = a.permute(0, 2, 3, 1) if a.dim() == 4 else a
+    result = F.layer_norm(channels_last, (a.shape[1],), tensor("weight"), tensor("bias"), attrs["eps"])
+    return result.permute(0, 3, 1, 2) if a.dim() == 4 else result
+
+
+MODERN_REFERENCE = {
+    "relu6": lambda a, attrs, tensor: F.relu6(a),
+    "hardswish": lambda a, attrs, tensor: F.hardswish(a),
+    "hardsigmoid": lambda a, attrs, tensor: F.hardsigmoid(a),
+    "silu": lambda a, attrs, tensor: F.silu(a),
+    "gelu": lambda a, attrs, tensor: F.gelu(a, approximate=attrs["approximate"]),
+    "mish": lambda a, attrs, tensor: F.mish(a),
+    "elu": lambda a, attrs, tensor: F.elu(a, attrs["alpha"]),
+    "prelu": lambda a, attrs, tensor: F.prelu(a, tensor("weight")),
+    "layernorm": _layer_norm,
+    "groupnorm": lambda a, attrs, tensor: F.group_norm(
+        a, attrs["groups"], tensor("weight"), tensor("bias"), attrs["eps"]
+    ),
+    "instancenorm": lambda a, attrs, tensor: F.instance_norm(
+        a, weight=tensor("weight"), bias=tensor("bias"), eps=attrs["eps"]
+    ),
+    "layerscale": lambda a, attrs, tensor: a * tensor("weight"),
+}
+
+
 def randomise_batchnorm(state: dict, rng: np.random.Generator) -> dict:
     """Statistics and affine parameters far from the identity, so folding them must be right."""
     state = dict(state)
@@ -108,6 +136,8 @@ def randomise_batchnorm(state: dict, rng: np.random.Generator) -> dict:
             state[key] = rng.uniform(0.3, 2.0, value.shape).astype(np.float32)
         elif key.endswith(".weight") and value.ndim == 1:
             state[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
+        elif key.endswith(".weight") and value.ndim == 3:  # layerscale's (C, 1, 1)
+            state[key] = rng.uniform(-1.5, 1.5, value.shape).astype(np.float32)
     return state
 
 
@@ -170,6 +200,22 @@ OP_CASES = {
     "flat residual": ["input 12", "residual { fc 12; batchnorm; relu; fc 12 }", "sigmoid"],
     "batchnorm on a flat input": ["input 2x5x5", "flatten", "batchnorm", "fc 3"],
     "nothing but dropout": ["input 3x4x4", "dropout 0.5"],
+    "relu6 hardswish hardsigmoid": ["input 4x5x5", "conv 4 3x3 pad=1", "relu6", "hardswish", "hardsigmoid"],
+    "silu swish mish": ["input 4x5x5", "conv 4 3x3 pad=1", "silu", "conv 4 1x1", "swish", "mish"],
+    "gelu exact and tanh": ["input 4x5x5", "conv 4 3x3 pad=1", "gelu", "conv 4 1x1", "gelu approximate=tanh"],
+    "elu": ["input 4x5x5", "conv 4 3x3 pad=1", "elu", "conv 4 1x1", "elu 0.3"],
+    "prelu per channel and shared": ["input 4x5x5", "prelu init=-0.5", "conv 6 1x1", "prelu shared=true"],
+    "prelu on a flat input": ["input 4x3x3", "flatten", "prelu", "fc 5", "prelu shared=true"],
+    "layernorm over channels": ["input 6x5x4", "conv 6 1x1", "layernorm eps=1e-6", "layernorm affine=false"],
+    "layernorm on a flat input": ["input 3x2x2", "flatten", "fc 7", "layernorm"],
+    "groupnorm": ["input 6x5x4", "conv 6 1x1", "groupnorm 3", "groupnorm 2 affine=false", "groupnorm 6"],
+    "groupnorm on a flat input": ["input 12", "fc 8", "groupnorm 4 eps=0.01"],
+    "instancenorm": ["input 6x5x4", "conv 6 1x1", "instancenorm", "instancenorm affine=true eps=0.1"],
+    "layerscale and droppath": [
+        "input 4x5x5",
+        "residual { conv 4 3x3 pad=1; gelu; layerscale 0.5; droppath 0.2 }",
+        "scale",
+    ],
 }
 
 
@@ -217,13 +263,41 @@ def test_wide_conv_in_many_chunks_matches_torch():
 
 
 # ----- hypothesis: small random networks ------------------------------------------------------
+MODERN_ACTIVATIONS = [
+    *"relu6 hardswish hardsigmoid silu swish gelu mish elu".split(),
+    "gelu approximate=tanh",
+]
+
+
+@st.composite
+def modern_statements(draw, channels: int) -> str:
+    """One of the activations, norms, layerscale or droppath, with random arguments."""
+    divisors = [g for g in range(1, channels + 1) if channels % g == 0]
+    affine = f"affine={str(draw(st.booleans())).lower()}"
+    activation = draw(st.sampled_from(MODERN_ACTIVATIONS))
+    eps = draw(st.sampled_from(["", " eps=1e-6", " eps=0.1"]))
+    choices = [
+        *MODERN_ACTIVATIONS,
+        f"elu {draw(st.sampled_from([0.1, 1.0, 2.5]))}",
+        f"prelu init={draw(st.floats(-1, 1, width=32)):.3f} shared={str(draw(st.booleans())).lower()}",
+        f"layernorm {affine}{eps}",
+        f"groupnorm {draw(st.sampled_from(divisors))} {affine}{eps}",
+        f"instancenorm {affine}{eps}",
+        f"layerscale {draw(st.sampled_from([1e-6, 0.5, -2.0]))}",
+        f"residual {{ conv {channels} 3x3 pad=1; {activation}; scale; droppath 0.3 }}",
+    ]
+    return draw(st.sampled_from(choices))
+
+
 @st.composite
 def random_networks(draw) -> str:
     channels = draw(st.integers(1, 6))
     height, width = draw(st.integers(4, 12)), draw(st.integers(4, 12))
     lines = [f"input {channels}x{height}x{width}"]
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat"]))
+        kind = draw(
+            st.sampled_from(["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat", "modern"])
+        )
         kh, kw = draw(st.integers(1, min(3, height))), draw(st.integers(1, min(3, width)))
         stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
         if kind == "conv":
@@ -249,6 +323,8 @@ def random_networks(draw) -> str:
             lines.append(line)
         elif kind == "residual":
             lines.append(f"residual {{ conv {channels} 3x3 pad=same; batchnorm; relu; conv {channels} 1x1 }}")
+        elif kind == "modern":
+            lines.append(draw(modern_statements(channels)))
         else:
             lines.append(f"concat {{ branch {{ conv 2 ({kh}, {kw}) pad=same }} branch {{ relu }} }}")
         try:

@@ -18,11 +18,11 @@ import networkx as nx
 from cnndsl import __version__
 from cnndsl.model import Model
 
-from . import conv_kernels, layers, tensor_ops, winograd
+from . import conv_kernels, layers, modern_ops, tensor_ops, winograd
 from .plan import Step, plan_steps
-from .weights import parameter_shapes
+from .weights import learned_tensors, parameter_shapes
 
-_SOURCE_MODULES = (conv_kernels, winograd, tensor_ops)
+_SOURCE_MODULES = (conv_kernels, winograd, tensor_ops, modern_ops)
 
 # Thin wrappers between the generated forward() and the kernels: they allocate what the engine
 # would take from its arena. Each is emitted only when the network uses it.
@@ -163,6 +163,8 @@ class _Writer:
             factors = f"batchnorm_factors(state, {step.head!r}, {attrs['eps']!r})"
             self.pack.append(f"packed[{step.head!r}] = [f.astype(np.float32) for f in {factors}]")
             call = f"scale_shift({args[0]}, *packed[{step.head!r}], np.empty_like({args[0]}))"
+        elif step.op in layers.MODERN_OPS:
+            call = self._modern(step, attrs, args[0])
         else:
             call = self._simple(step, attrs, args)
         self.forward.append(f"{target} = {call}")
@@ -222,6 +224,17 @@ class _Writer:
         geometry = f"{kernel}, {stride}, {pads}, {padded}"
         return f'_pool({source}, "{kind}", {geometry}, {self.out(step.output)}{reciprocals})'
 
+    def _modern(self, step: Step, attrs: dict, source: str) -> str:
+        function, names, constants = layers.modern_kernel(step.op, attrs)
+        self.calls.add(function.__name__)
+        arguments = [source]
+        if names:
+            tensors = ", ".join(f"state.get({f'{step.head}.{name}'!r})" for name in names)
+            self.pack.append(f"packed[{step.head!r}] = ({tensors},)")
+            arguments.append(f"*packed[{step.head!r}]")
+        arguments += [repr(value) for value in constants]
+        return f"{function.__name__}({', '.join(arguments)}, np.empty({self.out(step.output)}, np.float32))"
+
     def _simple(self, step: Step, attrs: dict, args: list[str]) -> str:
         out = f"np.empty({self.out(step.output)}, np.float32)"
         function = layers.SimpleLayer.UNARY.get(step.op)
@@ -249,6 +262,10 @@ def _initial_values(graph: nx.DiGraph) -> str:
         if data["op"] == "batchnorm":
             start = {"weight": 1, "running_var": 1}.get(name, 0)
             lines.append(f"    {key!r}: ('fill', {start}),")
+            continue
+        learned = learned_tensors(data["op"], data["attrs"], data["shape"])
+        if name in learned:
+            lines.append(f"    {key!r}: ('fill', {learned[name][1]!r}),")
             continue
         literal = data["attrs"].get("weights") if name == "weight" else data["attrs"]["bias"]
         if literal is not None and not isinstance(literal, bool):

@@ -16,7 +16,7 @@ import numpy as np
 
 from cnndsl.errors import CnnUsageError
 
-from . import conv_kernels, tensor_ops, winograd
+from . import conv_kernels, modern_ops, tensor_ops, winograd
 from .plan import Step
 
 CONV_ALGORITHMS = ("auto", "im2col", "winograd")
@@ -251,6 +251,54 @@ class SimpleLayer(Layer):
             np.maximum(out, 0, out=out)
 
 
+# ----- activations and normalisations of modern CNNs (modern_ops.py) -------------------------
+_ACTIVATIONS = {
+    "relu6": modern_ops.relu6,
+    "hardswish": modern_ops.hardswish,
+    "hardsigmoid": modern_ops.hardsigmoid,
+    "silu": modern_ops.silu,
+    "mish": modern_ops.mish,
+}
+MODERN_OPS = frozenset(
+    {*_ACTIVATIONS, "gelu", "elu", "prelu", "layernorm", "groupnorm", "instancenorm", "layerscale"}
+)
+
+
+def modern_kernel(op: str, attrs: dict) -> tuple:
+    """(kernel, learned tensors by name, constant arguments): called as kernel(x, *tensors, *constants, out).
+
+    Learned tensors a network lacks (a norm with affine=false) are passed as None.
+    """
+    if op in _ACTIVATIONS:
+        return _ACTIVATIONS[op], (), ()
+    if op == "gelu":
+        return (modern_ops.gelu_tanh if attrs["approximate"] == "tanh" else modern_ops.gelu), (), ()
+    if op == "elu":
+        return modern_ops.elu, (), (attrs["alpha"],)
+    if op == "prelu":
+        return modern_ops.prelu, ("weight",), ()
+    if op == "layerscale":
+        return modern_ops.layer_scale, ("weight",), ()
+    if op == "groupnorm":
+        return modern_ops.group_norm, ("weight", "bias"), (attrs["groups"], attrs["eps"])
+    norms = {"layernorm": modern_ops.layer_norm, "instancenorm": modern_ops.instance_norm}
+    return norms[op], ("weight", "bias"), (attrs["eps"],)
+
+
+class ModernLayer(Layer):
+    """One of MODERN_OPS; the parameter-free activations write over their input."""
+
+    def __init__(self, graph: nx.DiGraph, step: Step, state: dict):
+        super().__init__(graph, step)
+        self.kind = step.op
+        self.function, names, self.constants = modern_kernel(step.op, self.attrs)
+        self.tensors = tuple(state.get(f"{step.head}.{name}") for name in names)
+        self.inplace = not names
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        self.function(inputs[0], *self.tensors, *self.constants, out)
+
+
 def build_layer(graph: nx.DiGraph, step: Step, state: dict, conv_algorithm: str = "auto") -> Layer:
     if step.op == "conv":
         return ConvLayer(graph, step, state, conv_algorithm)
@@ -260,4 +308,6 @@ def build_layer(graph: nx.DiGraph, step: Step, state: dict, conv_algorithm: str 
         return PoolLayer(graph, step)
     if step.op == "batchnorm":
         return BatchNormLayer(graph, step, state)
+    if step.op in MODERN_OPS:
+        return ModernLayer(graph, step, state)
     return SimpleLayer(graph, step)

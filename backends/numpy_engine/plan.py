@@ -2,7 +2,7 @@
 
 A conv or fc absorbs the batchnorm that alone reads it (folded into its weights at load), then
 a residual `add` whose other input is already computed, then a ReLU: each absorbed op saves a
-pass over memory. Dropout is the identity at inference and becomes an alias, not a step.
+pass over memory. Dropout and drop path are the identity at inference and become aliases, not steps.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def plan_steps(
         if op == "input":
             value[node] = node
             continue
-        if op == "dropout" or (logits and node in outputs and op in PROBABILITY_HEADS):
+        if op in ("dropout", "droppath") or (logits and node in outputs and op in PROBABILITY_HEADS):
             value[node] = inputs[0]
             continue
         members, batchnorm, shortcut, relu = [node], None, None, False

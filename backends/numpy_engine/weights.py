@@ -21,6 +21,18 @@ from cnndsl.errors import CnnUsageError
 BATCHNORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 
 
+def learned_tensors(op: str, attrs: dict, shape: tuple[int, ...]) -> dict[str, tuple[tuple[int, ...], float]]:
+    """The tensors of prelu, the norms and layerscale: name -> (shape, PyTorch's initial value)."""
+    channels = shape[0]
+    if op == "prelu":
+        return {"weight": ((1,) if attrs["shared"] else (channels,), attrs["init"])}
+    if op == "layerscale":
+        return {"weight": ((channels, 1, 1), attrs["init"])}
+    if op in ("layernorm", "groupnorm", "instancenorm") and attrs["affine"]:
+        return {"weight": ((channels,), 1.0), "bias": ((channels,), 0.0)}
+    return {}
+
+
 def parameter_shapes(graph: nx.DiGraph) -> dict[str, tuple[int, ...]]:
     """Every state_dict key and its shape, in the order PyTorch's state_dict lists them."""
     shapes: dict[str, tuple[int, ...]] = {}
@@ -42,6 +54,8 @@ def parameter_shapes(graph: nx.DiGraph) -> dict[str, tuple[int, ...]]:
             for name in ("weight", "bias", "running_mean", "running_var"):
                 shapes[f"{node}.{name}"] = (channels,)
             shapes[f"{node}.num_batches_tracked"] = ()
+        for name, (shape, _) in learned_tensors(data["op"], attrs, data["shape"]).items():
+            shapes[f"{node}.{name}"] = shape
     return shapes
 
 
@@ -78,6 +92,8 @@ def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.nd
             state[f"{node}.running_mean"] = np.zeros(channels, np.float32)
             state[f"{node}.running_var"] = np.ones(channels, np.float32)
             state[f"{node}.num_batches_tracked"] = np.zeros((), np.int64)
+        for name, (shape, value) in learned_tensors(data["op"], attrs, data["shape"]).items():
+            state[f"{node}.{name}"] = np.full(shape, value, np.float32)
     return state
 
 

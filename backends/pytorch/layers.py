@@ -160,6 +160,51 @@ def _simple(node: Node) -> Call | None:
     return fixed.get(op)  # None for input, add and concat: they have no submodule
 
 
+# ----- activations, normalisations and drop path of modern CNNs -----------------------------
+_PARAMETER_FREE = {
+    "relu6": "nn.ReLU6",
+    "hardswish": "nn.Hardswish",
+    "hardsigmoid": "nn.Hardsigmoid",
+    "silu": "nn.SiLU",
+    "mish": "nn.Mish",
+}
+
+
+def _eps(a: dict[str, Any]) -> list[Keyword]:
+    return [Keyword("eps", Num(a["eps"]))] if a["eps"] != 1e-5 else []
+
+
+def _modern(node: Node) -> Call | None:
+    """torch.nn's own module where there is one; LayerNorm2d, LayerScale and DropPath (helpers.py)."""
+    a, op, channels = node.attrs, node.op, node.input_shape[0]
+    if op in _PARAMETER_FREE:
+        return Call(_PARAMETER_FREE[op])
+    if op == "gelu":
+        return Call("nn.GELU", (Keyword("approximate", Raw('"tanh"')),) if a["approximate"] == "tanh" else ())
+    if op == "elu":
+        return Call("nn.ELU", (Keyword("alpha", Num(a["alpha"])),) if a["alpha"] != 1.0 else ())
+    if op == "prelu":
+        args: list[Expr | Keyword] = [] if a["shared"] else [Keyword("num_parameters", Num(channels))]
+        if a["init"] != 0.25:
+            args.append(Keyword("init", Num(a["init"])))
+        return Call("nn.PReLU", tuple(args))
+    affine = [] if a.get("affine", True) else [Keyword("elementwise_affine", Raw("False"))]
+    if op == "layernorm":
+        kind = "LayerNorm2d" if len(node.input_shape) == 3 else "nn.LayerNorm"
+        return Call(kind, (Num(channels), *_eps(a), *affine))
+    if op == "groupnorm":
+        affine = [] if a["affine"] else [Keyword("affine", Raw("False"))]
+        return Call("nn.GroupNorm", (Num(a["groups"]), Num(channels), *_eps(a), *affine))
+    if op == "instancenorm":
+        affine = [Keyword("affine", Raw("True"))] if a["affine"] else []
+        return Call("nn.InstanceNorm2d", (Num(channels), *_eps(a), *affine))
+    if op == "layerscale":
+        return Call("LayerScale", (Num(channels), Num(a["init"])))
+    if op == "droppath":
+        return Call("DropPath", (Num(a["p"]),))
+    return None
+
+
 def construct(node: Node, constant) -> Construction:
     """The submodule for a node (None for add and concat, which are expressions in forward).
 
@@ -175,7 +220,7 @@ def construct(node: Node, constant) -> Construction:
         return _batchnorm(node)
     if node.op == "lrn":
         return _lrn(node)
-    return Construction(_simple(node))
+    return Construction(_simple(node) or _modern(node))
 
 
 # ----- forward -----------------------------------------------------------------------------

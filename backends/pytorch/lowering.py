@@ -13,7 +13,7 @@ import networkx as nx
 
 from cnndsl.model import Model
 
-from . import layers, naming
+from . import helpers, layers, naming
 from .dataflow import Dataflow, plan_dataflow
 from .notes import SourceComments, description
 from .pyformat import Call, Expr, Raw, Seq
@@ -45,6 +45,7 @@ class Plan:
     parameters: list[tuple[str, int | float]] = field(default_factory=list)  # constructor args
     logits: bool = False
     example_key: str = ""  # the first parameter's state_dict key, quoted in the docstring
+    helpers: list[str] = field(default_factory=list)  # classes from helpers.py the module defines
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -103,6 +104,7 @@ def lower(model: Model, logits: bool = False) -> Plan:
         naming.reserved_names(),
     )
     _plan_init(result, graph, modules)
+    result.helpers = helpers.helpers_used([b.module.func for _, b in modules.values() if b.module])
     _plan_forward(result, graph, modules, flow)
     return result
 

@@ -8,6 +8,8 @@ import re
 from cnndsl.errors import CnnNameError
 from cnndsl.source import Span
 
+from .helpers import HELPERS
+
 # Class attributes the generated class defines besides its submodules.
 CLASS_ATTRIBUTES = ("input_shape", "output_activation", "dropped_head")
 
@@ -17,6 +19,8 @@ def class_name(network: str) -> str:
     name = "".join(part[:1].upper() + part[1:] for part in network.split("_") if part)
     if not name.isidentifier() or keyword.iskeyword(name):
         return "Network"
+    if name in HELPERS:  # the generated file may define a helper class of that name
+        return f"{name}Network"
     return name
 
 

@@ -6,6 +6,7 @@ import textwrap
 
 from cnndsl import __version__
 
+from .helpers import HELPERS
 from .lowering import Comment, Line, Plan
 from .pyformat import INDENT, LINE_LENGTH, Call, Raw, assign, comment, number, render
 
@@ -73,6 +74,8 @@ def render_source(result: Plan) -> str:
         lines.append(comment("Literal values written in the .cnn source.", ""))
         for name, value in result.constants:
             lines.extend(assign(name, value, ""))
+    for helper in result.helpers:
+        lines += ["", "", HELPERS[helper].strip("\n")]
     lines += ["", "", f"class {result.class_name}(nn.Module):", *_class_docstring(result), ""]
     for name, value in result.class_attributes:
         lines.extend(assign(name, value, INDENT))
