@@ -8,13 +8,13 @@ quoted string. `checked_source` then compiles the module before anyone writes or
 
 from __future__ import annotations
 
-import json
 import re
 
 from cnndsl.errors import CnnError
 
 # A quote that could help close a `"""` docstring: any but the last of a run of quotes.
 _QUOTE_IN_RUN = re.compile(r'"(?=")')
+_LITERAL_ESCAPES = {'"': '\\"', "\\": "\\\\"}
 
 
 def _escape(character: str) -> str:
@@ -32,11 +32,7 @@ def printable(text: str) -> str:
     name) cannot be written as UTF-8; bidirectional controls make code read other than it runs.
     """
     return "".join(
-        character
-        if character.isprintable()
-        else " "
-        if character.isspace()
-        else _escape(character)
+        character if character.isprintable() else " " if character.isspace() else _escape(character)
         for character in text.expandtabs()
     )
 
@@ -58,8 +54,9 @@ def docstring_text(text: str, closes: bool = False) -> str:
 
 
 def string_literal(text: str) -> str:
-    """A double-quoted Python string literal for `text` (JSON's escapes are Python's too)."""
-    return json.dumps(text)
+    """A double-quoted Python string literal for `text`, unprintable characters as escapes."""
+    body = "".join(_LITERAL_ESCAPES.get(c) or (c if c.isprintable() else _escape(c)) for c in text)
+    return f'"{body}"'
 
 
 def checked_source(source: str, what: str) -> str:
