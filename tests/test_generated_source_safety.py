@@ -145,8 +145,19 @@ def test_undecodable_file_name(cli, tmp_path, monkeypatch, backend):
 def test_hostile_comments(cli, tmp_path, monkeypatch, backend, comment):
     monkeypatch.chdir(tmp_path)
     source = tmp_path / "net.cnn"
-    source.write_text(program(comment), encoding="utf-8", errors="surrogatepass")
+    source.write_text(program(comment), encoding="utf-8")
     compile_and_check(cli, tmp_path, source, backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lone_surrogates_from_the_api(tmp_path, backend):
+    """Text handed to `loads` may hold what no file can: the module must still be UTF-8."""
+    model = cnndsl.loads(program("lone \ud800 surrogate \udfff"), name="caf\udce9.cnn")
+    source = get_backend(backend).generate_source(model)
+    assert "\\udce9" in source  # the file name, shown as an escape
+    path = tmp_path / "net.py"
+    path.write_text(source, encoding="utf-8")
+    assert_same_as_build(import_file(path), model, backend)
 
 
 # Names the generated code itself uses (`getattr` reaches a keyword-named submodule; `super()`
