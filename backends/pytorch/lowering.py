@@ -6,13 +6,14 @@ different parameter values before any text exists.
 
 from __future__ import annotations
 
-import keyword
+import builtins
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 from cnndsl.model import Model
 
+from ..python_text import string_literal
 from . import helpers, layers, naming
 from .dataflow import Dataflow, plan_dataflow
 from .notes import SourceComments, description
@@ -74,8 +75,8 @@ def lower(model: Model, logits: bool = False) -> Plan:
     )
     result.class_attributes = [
         ("input_shape", Seq(tuple(Raw(str(d)) for d in model.input_shape), "()")),
-        ("output_activation", Raw(f'"{activation}"' if activation else "None")),
-        ("dropped_head", Raw(f'"{dropped}"' if dropped else "None")),
+        ("output_activation", Raw(string_literal(activation) if activation else "None")),
+        ("dropped_head", Raw(string_literal(dropped) if dropped else "None")),
     ]
     flow = plan_dataflow(graph, order, output)
     taken: set[str] = set()
@@ -136,14 +137,15 @@ def _plan_init(result: Plan, graph: nx.DiGraph, modules: dict) -> None:
 
 def _attach(node_id: str, constructor: Call) -> list[layers.Statement]:
     owner, last = naming.owner_and_name("self", node_id)
-    if last.isidentifier() and not keyword.iskeyword(last):
+    if naming.is_plain_name(last):
         return [layers.Statement(f"{owner}.{last}", constructor)]
-    return [layers.Statement("", Call(f"{owner}.add_module", (Raw(f'"{last}"'), constructor)))]
+    return [layers.Statement("", Call(f"{owner}.add_module", (Raw(string_literal(last)), constructor)))]
 
 
 def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow) -> None:
     comments = SourceComments()
-    taken = set(flow.variables.values()) | {"self", "torch", "nn", "float", "getattr"}
+    # A local alias never shadows a name forward() may use: a module, a builtin, a variable.
+    taken = set(flow.variables.values()) | {"self", "torch", "nn"} | set(dir(builtins))
     alias: tuple[str, str] | None = None  # (container path, local name) bound in forward
     for node_id in flow.order[1:]:
         node, built = modules[node_id]
@@ -168,7 +170,7 @@ def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow
 
 
 def _alias_name(name: str, taken: set[str]) -> str:
-    if not name.isidentifier() or keyword.iskeyword(name) or name in taken or not name.islower():
+    if not naming.is_plain_name(name) or name in taken or not name.islower() or name.startswith("_"):
         name = "block"
     while name in taken:
         name += "_"

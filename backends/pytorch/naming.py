@@ -8,6 +8,7 @@ import re
 from cnndsl.errors import CnnNameError
 from cnndsl.source import Span
 
+from ..python_text import string_literal
 from .helpers import HELPERS
 
 # Class attributes the generated class defines besides its submodules.
@@ -15,9 +16,17 @@ CLASS_ATTRIBUTES = ("input_shape", "output_activation", "dropped_head")
 
 
 def class_name(network: str) -> str:
-    """`resnet50` -> `Resnet50`, `alexnet_original` -> `AlexnetOriginal` (PEP 8 CapWords)."""
-    name = "".join(part[:1].upper() + part[1:] for part in network.split("_") if part)
-    if not name.isidentifier() or keyword.iskeyword(name):
+    """`resnet50` -> `Resnet50`, `alexnet_original` -> `AlexnetOriginal` (PEP 8 CapWords).
+
+    An underscore between two digits stays, so that digit groups keep apart:
+    `resnext50_32x4d` -> `Resnext50_32x4d`, not `Resnext5032x4d`.
+    """
+    parts = [part[:1].upper() + part[1:] for part in network.split("_") if part]
+    name = "".join(
+        ("_" if index and parts[index - 1][-1].isdigit() and part[0].isdigit() else "") + part
+        for index, part in enumerate(parts)
+    )
+    if not name.isidentifier() or keyword.iskeyword(name) or not name.isascii():
         return "Network"
     if name in HELPERS:  # the generated file may define a helper class of that name
         return f"{name}Network"
@@ -32,12 +41,21 @@ def constant_name(node_id: str, what: str) -> str:
 def attribute_path(root: str, node_id: str) -> str:
     """Code reaching the submodule for `node_id`: `self.layer1.conv1`.
 
-    A .cnn name may be a Python keyword (`class: conv 64 3x3`); `getattr` reaches it.
+    A .cnn name may be a Python keyword (`class: conv 64 3x3`); `getattr` reaches it, as it
+    does any part that is not a plain identifier.
     """
     code = root
     for part in node_id.split("."):
-        code = f'getattr({code}, "{part}")' if keyword.iskeyword(part) else f"{code}.{part}"
+        code = f"{code}.{part}" if is_plain_name(part) else f"getattr({code}, {string_literal(part)})"
     return code
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether `name` can be written as is in generated code: an ASCII identifier, no keyword.
+
+    ASCII because Python folds other identifiers (NFKC): `ﬁ` would name the attribute `fi`.
+    """
+    return name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
 
 
 def owner_and_name(root: str, node_id: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ a repeat count, the input size) its value stays baked into the module.
 
 from __future__ import annotations
 
-import keyword
+import builtins
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,11 +20,12 @@ from cnndsl.loader import select_network
 from cnndsl.model import Model
 from cnndsl.passes import run_passes
 
-from . import layers, lowering
+from . import layers, lowering, naming
 from .pyformat import Call, Expr, Keyword, Name, Num, Seq
 
-# Names the generated __init__ itself uses; a parameter called so could not be an argument.
-_USED_NAMES = frozenset({"self", "super", "torch", "nn", "int", "float", "bool", "tuple"})
+# Names the generated __init__ may use: a parameter called so would shadow one (`getattr`
+# reaching a keyword-named submodule, `super` and its hidden `__class__`, `nn`, ...).
+_USED_NAMES = frozenset({"self", "torch", "nn", *dir(builtins)})
 
 
 def _probe_values(value: int | float) -> tuple[int | float, int | float] | None:
@@ -145,9 +146,9 @@ def parameterized_plan(model: Model, logits: bool = False) -> lowering.Plan:
     candidates = {
         name: value
         for name, value in bound.items()
-        if name.isidentifier()
+        if naming.is_plain_name(name)
         and name.islower()
-        and not keyword.iskeyword(name)
+        and not name.startswith("_")
         and name not in _USED_NAMES
         and _probe_values(value) is not None
     }

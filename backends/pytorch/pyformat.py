@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..python_text import comment_text
+
 LINE_LENGTH = 88  # ruff's and Black's default, so the file is clean under a default config
 INDENT = "    "
 
@@ -123,8 +125,11 @@ def assign(target: str, value: Expr, indent: str) -> list[str]:
 
 
 def comment(text: str, indent: str) -> str:
-    """A comment line, shortened to fit (a comment cannot be wrapped without changing it)."""
-    text = " ".join(text.split())
+    """A comment line, shortened to fit (a comment cannot be wrapped without changing it).
+
+    The text may come from anywhere in a .cnn program: comment_text keeps it on this one line.
+    """
+    text = comment_text(text)
     line = f"{indent}# {text}"
     if len(line) > LINE_LENGTH:
         line = line[: LINE_LENGTH - 3].rstrip() + "..."

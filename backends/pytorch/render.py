@@ -6,6 +6,7 @@ import textwrap
 
 from cnndsl import __version__
 
+from ..python_text import checked_source, docstring_text, printable, string_literal
 from .helpers import HELPERS
 from .lowering import Comment, Line, Plan
 from .pyformat import INDENT, LINE_LENGTH, Call, Raw, assign, comment, number, render
@@ -24,17 +25,20 @@ def _statement(line: Line, indent: str) -> list[str]:
 
 
 def _docstring(lines: list[str], indent: str) -> list[str]:
-    """A docstring whose lines fit, with any quotes or backslashes from the source made harmless."""
+    """A docstring whose lines fit, showing the text as it is, whatever quotes or escapes it holds."""
     width = LINE_LENGTH - len(indent)
-    out: list[str] = []
+    wrapped: list[str] = []  # not escaped yet: a wrap must not split an escape
     for number_, paragraph in enumerate(lines):
-        text = paragraph.replace("\\", "\\\\").replace('"""', "'''").rstrip()
-        if number_ == 0:
-            text = '"""' + text
-        lead = text[: len(text) - len(text.lstrip())]
-        out.extend(textwrap.wrap(text, width, initial_indent=lead, subsequent_indent=lead) or [""])
-    if len(out) == 1 and len(indent) + len(out[0]) + 3 <= LINE_LENGTH:
-        return [f'{indent}{out[0]}"""']
+        text = printable(paragraph).rstrip()
+        opener = '"""' if number_ == 0 else ""  # counted in the first line's width
+        lead = "" if opener else text[: len(text) - len(text.lstrip())]
+        found = textwrap.wrap(opener + text, width, initial_indent=lead, subsequent_indent=lead) or [""]
+        wrapped.extend([found[0][len(opener) :], *found[1:]])
+    if len(wrapped) == 1:
+        line = f'{indent}"""{docstring_text(wrapped[0], closes=True)}"""'
+        if len(line) <= LINE_LENGTH:
+            return [line]
+    out = [f'"""{docstring_text(wrapped[0])}', *(docstring_text(line) for line in wrapped[1:])]
     return [f"{indent}{line}".rstrip() for line in out] + [f'{indent}"""']
 
 
@@ -67,7 +71,7 @@ def render_source(result: Plan) -> str:
         "import torch",
         "from torch import nn",
         "",
-        f'__all__ = ["{result.class_name}"]',
+        f"__all__ = [{string_literal(result.class_name)}]",
     ]
     if result.constants:
         lines.append("")
@@ -86,7 +90,7 @@ def render_source(result: Plan) -> str:
     lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
     for line in result.forward:
         lines.extend(_statement(line, body))
-    return "\n".join(lines) + "\n"
+    return checked_source("\n".join(lines) + "\n", f"PyTorch module for network {result.network}")
 
 
 def _parameter(name: str, value: int | float) -> Raw:
