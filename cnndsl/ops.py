@@ -610,7 +610,7 @@ for _op in (
         "pixelshuffle",
         "Pixel shuffle (sub-pixel convolution's rearrangement): C*r^2 x H x W -> C x rH x rW. "
         "No parameters, 0 MACs.",
-        "pixelshuffle 2",
+        "conv 12 3x3 pad=1\npixelshuffle 2",  # the second line is the example proper
         _pixelshuffle_shape,
         args=(Arg("factor", positive_int, positional=True, help="upscale factor r"),),
     ),
@@ -618,7 +618,7 @@ for _op in (
         "channelshuffle",
         "Channel shuffle (ShuffleNet): channels seen as groups x C/groups are transposed, so the "
         "next grouped conv mixes groups. No parameters, 0 MACs.",
-        "channelshuffle 2",
+        "conv 12 1x1\nchannelshuffle 3",
         _channelshuffle_shape,
         args=(Arg("groups", positive_int, positional=True, help="number of groups; must divide C"),),
     ),
