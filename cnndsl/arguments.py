@@ -183,3 +183,51 @@ def bias_spec(value: Any) -> bool | tuple[float, ...]:
             raise ArgumentProblem("bias values must be numbers")
         return tuple(real(v) for v in value)
     return boolean(value)
+
+
+# ----- resampling (upsample, convtranspose) ---------------------------------------------------
+def _positive_number(value: Any) -> int | float:
+    """A positive int, or a float that is not a whole number (2.0 reads as 2)."""
+    number = real(value)
+    if not number > 0:
+        raise ArgumentProblem(f"expected a positive scale, found {describe_value(value)}")
+    if _is_int(value):
+        return _check_size(value)
+    return int(number) if number.is_integer() else number
+
+
+def optional_scale(value: Any) -> tuple[int | float, int | float] | None:
+    """`none`, `2`, `1.5`, `2x3` or `(2, 1.5)` -> (height factor, width factor)."""
+    if isinstance(value, Symbol) and value == "none":
+        return None
+    if isinstance(value, tuple) and len(value) == 2:
+        return (_positive_number(value[0]), _positive_number(value[1]))
+    if isinstance(value, tuple) or isinstance(value, bool) or not isinstance(value, (int, float)):
+        expected = "a scale such as 2, 1.5, 2x3 or (2, 1.5)"
+        raise ArgumentProblem(f"expected {expected}, found {describe_value(value)}")
+    number = _positive_number(value)
+    return (number, number)
+
+
+def non_negative_pair(value: Any) -> tuple[int, int]:
+    """`0`, `1`, `1x2` or `(1, 2)` -> (height, width), zeros allowed (padding, output_padding)."""
+    if _is_int(value):
+        value = (value, value)
+    if not (isinstance(value, tuple) and len(value) == 2 and all(_is_int(v) for v in value)):
+        raise ArgumentProblem(f"expected N or (h, w), found {describe_value(value)}")
+    if min(value) < 0:
+        raise ArgumentProblem(f"expected sizes >= 0, found {describe_value(value)}")
+    _check_size(max(value))
+    return value
+
+
+def choice(*options: str):
+    """A converter accepting one of the given words (`mode=bilinear`)."""
+
+    def convert(value: Any) -> str:
+        if isinstance(value, Symbol) and value in options:
+            return str(value)
+        raise ArgumentProblem(f"expected one of {', '.join(options)}, found {describe_value(value)}")
+
+    convert.__name__ = f"choice_of_{'_'.join(options)}"
+    return convert

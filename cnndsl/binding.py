@@ -74,7 +74,7 @@ def bind_layer_arguments(
         problems.append(
             CnnArgumentError(
                 f"{op.kind} needs {' and '.join(missing)} "
-                f"(usage: {op.kind} {usage}; e.g. `{op.example}`)",
+                f"(usage: {op.kind} {usage}; e.g. `{op.example.splitlines()[-1]}`)",
                 layer.span,
             )
         )

@@ -15,6 +15,7 @@ from .errors import CnnArgumentError, CnnNameError
 # Bare words that stand for themselves when no parameter of that name is in scope
 # (`tanh` for `gelu approximate=tanh`; as a statement it is still the layer).
 SYMBOLS = frozenset({"same", "valid", "true", "false", "none", "tanh"})
+SYMBOLS |= {"nearest", "bilinear"}  # upsample's interpolation modes
 # Integers beyond this many bits (1,233 digits) are refused, written or computed: no size is that
 # large, and Python cannot even print an integer of more than 4,300 digits by default.
 MAX_INTEGER_BITS = 4096

@@ -46,6 +46,10 @@ FAMILIES = {
     "fc": "fc",
     "add": "merge",
     "concat": "merge",
+    "upsample": "pool",  # resampling, drawn as pooling is
+    "convtranspose": "conv",
+    "pixelshuffle": "pool",
+    "channelshuffle": "pool",
 }
 
 
@@ -95,6 +99,17 @@ def describe_op(op: str, attrs: dict) -> str:
         parts.append(f"{attrs['p']:g}")
     elif op == "lrn":
         parts.append(str(attrs["size"]))
+    elif op == "convtranspose":
+        parts += [str(attrs["out_channels"]), _dims(attrs["kernel"])]
+    elif op == "upsample":
+        scale = attrs["scale"]
+        if scale:
+            parts.append(f"x{scale[0]}" if scale[0] == scale[1] else f"x({scale[0]}, {scale[1]})")
+        else:
+            parts.append(f"to {_dims(attrs['size'])}")
+        parts.append(attrs["mode"])
+    elif op == "pixelshuffle":  # channelshuffle's groups are shown below, as a conv's are
+        parts.append(str(attrs["factor"]))
     stride = attrs.get("stride")
     if stride and stride != (1, 1):
         parts.append(f"/{stride[0]}" if stride[0] == stride[1] else f"/{_dims(stride)}")

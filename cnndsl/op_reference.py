@@ -51,7 +51,8 @@ def example_network(kind: str) -> str:
     lines = [f"network {kind}_example {{", f"    input {EXAMPLE_INPUT}"]
     if op.kind == "fc":  # fc takes a flat vector
         lines.append("    flatten")
-    lines += [f"    {example}", "}"]
+    # An example may need a layer before it (pixelshuffle wants C*r^2 channels): one per line.
+    lines += [f"    {line}" for line in example.splitlines()] + ["}"]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from .arguments import (
@@ -16,9 +17,12 @@ from .arguments import (
     ArgumentProblem,
     bias_spec,
     boolean,
+    choice,
     image_shape,
     literal_weights,
+    non_negative_pair,
     optional_pair,
+    optional_scale,
     padding,
     pair,
     positive_int,
@@ -610,6 +614,173 @@ for _op in (
     ),
 ):
     _register(_op)
+
+# ----- resampling and channel ops (upsample, convtranspose, pixelshuffle, channelshuffle) ------
+def _scaled_size(size: int, factor: int | float, axis: str) -> int:
+    """size * factor, exactly: a factor written as 1.5 means 3/2, and the result must be whole."""
+    exact = size * Fraction(repr(factor) if isinstance(factor, float) else factor)
+    if exact.denominator != 1:
+        raise ShapeProblem(
+            f"upsample by {factor} gives a fractional {axis}: {size} x {factor} = {float(exact):g}; "
+            "choose a scale that gives whole sizes, or give size=HxW",
+            "scale",
+        )
+    return int(exact)
+
+
+def _upsample_shape(inputs, attrs):
+    channels, h, w = require_image(inputs[0], "upsample")
+    scale, size = attrs["scale"], attrs["size"]
+    if scale is None and size is None:
+        raise ShapeProblem("upsample needs a scale (`upsample 2`) or a size (`size=56x56`)")
+    if scale is not None and size is not None:
+        raise ShapeProblem("upsample takes a scale or a size, not both", "size")
+    if attrs["align_corners"] and attrs["mode"] != "bilinear":
+        raise ShapeProblem("align_corners=true needs mode=bilinear", "align_corners")
+    if size is not None:
+        return (channels, *size)
+    out_h = _scaled_size(h, scale[0], "height")
+    out_w = _scaled_size(w, scale[1], "width")
+    if min(out_h, out_w) < 1:
+        raise ShapeProblem(f"upsample by {_dims(scale)} leaves no output ({out_h}x{out_w})", "scale")
+    return (channels, out_h, out_w)
+
+
+def _transposed_size(n: int, f: int, s: int, p: int, d: int, extra: int) -> int:
+    return (n - 1) * s - 2 * p + d * (f - 1) + extra + 1
+
+
+def _convtranspose_shape(inputs, attrs):
+    channels, h, w = require_image(inputs[0], "convtranspose")
+    groups, out = attrs["groups"], attrs["out_channels"]
+    if channels % groups:
+        raise ShapeProblem(f"groups={groups} must divide the {channels} input channels", "groups")
+    if out % groups:
+        raise ShapeProblem(f"groups={groups} must divide the {out} output channels", "groups")
+    sizes = []
+    for axis, n, index in (("height", h, 0), ("width", w, 1)):
+        f, s, p, d = (attrs[name][index] for name in ("kernel", "stride", "pad", "dilation"))
+        extra = attrs["output_padding"][index]
+        # PyTorch's rule: output_padding only picks among the sizes a strided input could have had.
+        if extra >= max(s, d):
+            raise ShapeProblem(
+                f"output_padding {extra} (along the {axis}) must be smaller than the stride ({s}) "
+                f"or the dilation ({d})",
+                "output_padding",
+            )
+        size = _transposed_size(n, f, s, p, d, extra)
+        if size < 1:
+            raise ShapeProblem(
+                f"the padding leaves no output: output {axis} = ({n} - 1)*{s} - 2*{p} + {d}*({f} - 1) "
+                f"+ {extra} + 1 = {size}",
+                "pad",
+            )
+        sizes.append(size)
+    return (out, *sizes)
+
+
+def _convtranspose_params(inputs, output, attrs):
+    kh, kw = attrs["kernel"]
+    weights = inputs[0][0] * (attrs["out_channels"] // attrs["groups"]) * kh * kw
+    return weights + (attrs["out_channels"] if attrs["bias"] else 0)
+
+
+def _convtranspose_macs(inputs, output, attrs):
+    channels, h, w = inputs[0]
+    kh, kw = attrs["kernel"]
+    return channels * (attrs["out_channels"] // attrs["groups"]) * kh * kw * h * w
+
+
+def _pixelshuffle_shape(inputs, attrs):
+    channels, h, w = require_image(inputs[0], "pixelshuffle")
+    r = attrs["factor"]
+    if channels % (r * r):
+        raise ShapeProblem(
+            f"pixelshuffle {r} needs channels divisible by {r}^2 = {r * r}, but the input has {channels}",
+            "factor",
+        )
+    return (channels // (r * r), h * r, w * r)
+
+
+def _channelshuffle_shape(inputs, attrs):
+    channels, h, w = require_image(inputs[0], "channelshuffle")
+    if channels % attrs["groups"]:
+        raise ShapeProblem(f"groups={attrs['groups']} must divide the {channels} input channels", "groups")
+    return (channels, h, w)
+
+
+for _op in (
+    OpDef(
+        "upsample",
+        "Upsampling by a scale or to a size, by nearest neighbour or bilinear interpolation "
+        "(PyTorch's nn.Upsample). No parameters; counts 0 MACs (no weights).",
+        "upsample 2 mode=bilinear",
+        _upsample_shape,
+        args=(
+            Arg("scale", optional_scale, None, positional=True, help="factor: 2, 1.5, 2x3 or (2, 1.5)"),
+            Arg("size", optional_pair, None, help="output height x width instead of a scale: 56x56"),
+            Arg("mode", choice("nearest", "bilinear"), "nearest", help="nearest or bilinear"),
+            Arg(
+                "align_corners",
+                boolean,
+                False,
+                help="bilinear only: corner pixels of input and output line up",
+            ),
+        ),
+        notes=(
+            "Exactly one of `scale` and `size`. The output is H x scale by W x scale, computed "
+            "exactly (1.5 means 3/2); a scale that gives a fractional size is an error.",
+        ),
+    ),
+    OpDef(
+        "convtranspose",
+        "Transposed convolution (PyTorch's nn.ConvTranspose2d), the gradient of a conv: "
+        "output (n-1)*stride - 2*pad + dilation*(kernel-1) + output_padding + 1.",
+        "convtranspose 16 2x2 stride=2",
+        _convtranspose_shape,
+        args=(
+            Arg("out_channels", positive_int, positional=True, help="number of output channels"),
+            Arg("kernel", pair, positional=True, help="filter size: 2, 2x2 or (2, 3)"),
+            Arg("stride", pair, (1, 1), help="step between input pixels in the output"),
+            Arg("pad", non_negative_pair, (0, 0), help="N or (h, w): rows and columns cut from each side"),
+            Arg(
+                "output_padding",
+                non_negative_pair,
+                (0, 0),
+                help="extra rows and columns at the bottom/right",
+            ),
+            Arg("dilation", pair, (1, 1), help="spacing between filter taps"),
+            Arg("groups", positive_int, 1, help="split channels into independent groups"),
+            Arg("bias", boolean, True, help="learn a bias per output channel"),
+        ),
+        params=_convtranspose_params,
+        macs=_convtranspose_macs,
+        aliases=("deconv",),
+        notes=(
+            "Parameters: in_c x (out_c/groups) x kh x kw weights plus out_c biases. MACs: one "
+            "multiply-add per weight and input pixel, in_c x (out_c/groups) x kh x kw x in_h x in_w.",
+            "`output_padding` must be smaller than the stride or the dilation, as PyTorch requires.",
+        ),
+    ),
+    OpDef(
+        "pixelshuffle",
+        "Pixel shuffle (sub-pixel convolution's rearrangement): C*r^2 x H x W -> C x rH x rW. "
+        "No parameters, 0 MACs.",
+        "conv 12 3x3 pad=1\npixelshuffle 2",  # the second line is the example proper
+        _pixelshuffle_shape,
+        args=(Arg("factor", positive_int, positional=True, help="upscale factor r"),),
+    ),
+    OpDef(
+        "channelshuffle",
+        "Channel shuffle (ShuffleNet): channels seen as groups x C/groups are transposed, so the "
+        "next grouped conv mixes groups. No parameters, 0 MACs.",
+        "conv 12 1x1\nchannelshuffle 3",
+        _channelshuffle_shape,
+        args=(Arg("groups", positive_int, positional=True, help="number of groups; must divide C"),),
+    ),
+):
+    _register(_op)
+
 
 LAYER_KINDS = sorted(name for name, op in OPS.items() if not op.structural and name != "input")
 

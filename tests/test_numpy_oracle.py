@@ -94,6 +94,8 @@ def torch_reference(model: cnndsl.Model, state: dict, x: np.ndarray) -> np.ndarr
             result = sum(inputs[1:], inputs[0])
         elif op == "concat":
             result = torch.cat(inputs, dim=1)
+        elif op in RESAMPLING_REFERENCES:
+            result = RESAMPLING_REFERENCES[op](a, attrs, tensors, node, data["shape"])
         else:
             raise AssertionError(f"no reference for op {op}")
         values[node] = result
@@ -123,6 +125,37 @@ MODERN_REFERENCE = {
         a, weight=tensor("weight"), bias=tensor("bias"), eps=attrs["eps"]
     ),
     "layerscale": lambda a, attrs, tensor: a * tensor("weight"),
+}
+
+
+def _upsample_reference(a, attrs, tensors, node, shape):
+    scale = attrs["scale"]
+    align = attrs["align_corners"] if attrs["mode"] == "bilinear" else None
+    if scale is not None and all(isinstance(factor, int) for factor in scale):
+        return F.interpolate(a, scale_factor=scale, mode=attrs["mode"], align_corners=align)
+    return F.interpolate(a, size=shape[1:], mode=attrs["mode"], align_corners=align)
+
+
+def _convtranspose_reference(a, attrs, tensors, node, shape):
+    weight, bias = tensors[f"{node}.weight"], tensors.get(f"{node}.bias")
+    common = dict(groups=attrs["groups"], dilation=attrs["dilation"])
+    return F.conv_transpose2d(
+        a, weight, bias, attrs["stride"], attrs["pad"], attrs["output_padding"], **common
+    )
+
+
+def _channel_shuffle_reference(a, attrs, tensors, node, shape):
+    """torchvision's ShuffleNetV2 channel_shuffle, written out."""
+    n, c, h, w = a.shape
+    groups = attrs["groups"]
+    return a.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+RESAMPLING_REFERENCES = {
+    "upsample": _upsample_reference,
+    "convtranspose": _convtranspose_reference,
+    "pixelshuffle": lambda a, attrs, *_: F.pixel_shuffle(a, attrs["factor"]),
+    "channelshuffle": _channel_shuffle_reference,
 }
 
 
@@ -216,6 +249,30 @@ OP_CASES = {
         "residual { conv 4 3x3 pad=1; gelu; layerscale 0.5; droppath 0.2 }",
         "scale",
     ],
+    "upsample nearest by 2": ["input 3x5x4", "upsample 2"],
+    "upsample nearest by 3x2": ["input 3x5x4", "upsample 3x2"],
+    "upsample nearest by 1.5": ["input 3x6x4", "upsample 1.5"],
+    "upsample nearest to a size": ["input 3x5x4", "upsample size=(13, 7)"],
+    "upsample nearest shrinking": ["input 3x9x8", "upsample size=(4, 5)"],
+    "upsample bilinear by 2": ["input 3x5x4", "upsample 2 mode=bilinear"],
+    "upsample bilinear aligned": ["input 3x5x4", "upsample (3, 2) mode=bilinear align_corners=true"],
+    "upsample bilinear to a size": ["input 3x5x4", "upsample size=(11, 3) mode=bilinear"],
+    "upsample bilinear aligned to a size": [
+        "input 3x5x4",
+        "upsample size=(11, 1) mode=bilinear align_corners=true",
+    ],
+    "convtranspose U-Net": ["input 8x5x5", "convtranspose 4 2x2 stride=2; relu"],
+    "convtranspose padded": ["input 4x5x6", "deconv 6 3x3 stride=2 pad=1 output_padding=1"],
+    "convtranspose grouped dilated": [
+        "input 6x4x5",
+        "convtranspose 9 (3, 2) stride=(2, 3) pad=(2, 1) output_padding=(1, 0) dilation=2 groups=3",
+    ],
+    "convtranspose output padding past the padding": [
+        "input 2x3x3",
+        "convtranspose 3 3 stride=3 output_padding=2 bias=false",
+    ],
+    "pixelshuffle": ["input 18x3x4", "pixelshuffle 3"],
+    "channelshuffle": ["input 12x3x4", "conv 12 1x1", "channelshuffle 3"],
 }
 
 
@@ -287,6 +344,31 @@ def modern_statements(draw, channels: int) -> str:
         f"residual {{ conv {channels} 3x3 pad=1; {activation}; scale; droppath 0.3 }}",
     ]
     return draw(st.sampled_from(choices))
+LAYER_KINDS = ["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat", "modern", "resampling"]
+
+
+@st.composite
+def resampling_layers(draw, channels: int) -> str:
+    """An upsample, transposed conv, pixel shuffle or channel shuffle that fits `channels`."""
+    kind = draw(st.sampled_from(["upsample", "convtranspose", "pixelshuffle", "channelshuffle"]))
+    divisors = [g for g in range(1, channels + 1) if channels % g == 0]
+    if kind == "upsample":
+        mode = draw(st.sampled_from(["nearest", "bilinear"]))
+        how = draw(st.sampled_from([" 2", " (1, 3)", " size=(5, 9)", " size=(3, 2)"]))
+        align = " align_corners=true" if mode == "bilinear" and draw(st.booleans()) else ""
+        return f"upsample{how} mode={mode}{align}"
+    if kind == "convtranspose":
+        groups = draw(st.sampled_from(divisors))
+        stride, dilation = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        extra = draw(st.integers(0, max(stride, dilation) - 1))
+        kernel, pad = draw(st.integers(1, 3)), draw(st.integers(0, 1))
+        return (
+            f"convtranspose {groups * draw(st.integers(1, 2))} {kernel} stride={stride} pad={pad} "
+            f"output_padding={extra} dilation={dilation} groups={groups}"
+        )
+    if kind == "pixelshuffle":
+        return "conv 8 1x1; pixelshuffle 2"
+    return f"channelshuffle {draw(st.sampled_from(divisors))}"
 
 
 @st.composite
@@ -295,9 +377,7 @@ def random_networks(draw) -> str:
     height, width = draw(st.integers(4, 12)), draw(st.integers(4, 12))
     lines = [f"input {channels}x{height}x{width}"]
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(
-            st.sampled_from(["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat", "modern"])
-        )
+        kind = draw(st.sampled_from(LAYER_KINDS))
         kh, kw = draw(st.integers(1, min(3, height))), draw(st.integers(1, min(3, width)))
         stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
         if kind == "conv":
@@ -325,6 +405,8 @@ def random_networks(draw) -> str:
             lines.append(f"residual {{ conv {channels} 3x3 pad=same; batchnorm; relu; conv {channels} 1x1 }}")
         elif kind == "modern":
             lines.append(draw(modern_statements(channels)))
+        elif kind == "resampling":
+            lines.append(draw(resampling_layers(channels)))
         else:
             lines.append(f"concat {{ branch {{ conv 2 ({kh}, {kw}) pad=same }} branch {{ relu }} }}")
         try:
@@ -341,4 +423,29 @@ def random_networks(draw) -> str:
 @given(random_networks(), st.sampled_from(["auto", "im2col", "winograd"]), st.integers(0, 99))
 def test_random_networks_match_torch(source, algorithm, seed):
     actual, expected = run_both(source, batch=2, seed=seed, conv_algorithm=algorithm)
+    assert_matches(actual, expected)
+
+
+@st.composite
+def resampling_networks(draw) -> str:
+    """Two or three resampling layers, with a conv or a ReLU between (the mixed generator above
+    draws them too, but seldom)."""
+    channels = draw(st.integers(1, 6))
+    lines = [f"input {channels}x{draw(st.integers(2, 7))}x{draw(st.integers(2, 7))}"]
+    for _ in range(draw(st.integers(2, 3))):
+        lines.append(draw(resampling_layers(channels)))
+        lines.append(draw(st.sampled_from(["relu", "conv 4 3x3 pad=1", "batchnorm"])))
+        try:
+            model = cnndsl.loads(network(*lines))
+        except cnndsl.CnnError:
+            del lines[-2:]
+            continue
+        channels = model.output_shape[0]
+    return network(*lines)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(resampling_networks(), st.integers(0, 99))
+def test_random_resampling_networks_match_torch(source, seed):
+    actual, expected = run_both(source, batch=2, seed=seed)
     assert_matches(actual, expected)

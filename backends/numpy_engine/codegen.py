@@ -19,11 +19,11 @@ from cnndsl import __version__
 from cnndsl.model import Model
 
 from ..python_text import checked_source, comment_text, docstring_text
-from . import conv_kernels, layers, modern_ops, tensor_ops, winograd
+from . import conv_kernels, layers, modern_ops, resample_ops, tensor_ops, winograd
 from .plan import Step, plan_steps
 from .weights import learned_tensors, parameter_shapes
 
-_SOURCE_MODULES = (conv_kernels, winograd, tensor_ops, modern_ops)
+_SOURCE_MODULES = (conv_kernels, winograd, tensor_ops, modern_ops, resample_ops)
 
 # Thin wrappers between the generated forward() and the kernels: they allocate what the engine
 # would take from its arena. Each is emitted only when the network uses it.
@@ -166,6 +166,8 @@ class _Writer:
             call = f"scale_shift({args[0]}, *packed[{step.head!r}], np.empty_like({args[0]}))"
         elif step.op in layers.MODERN_OPS:
             call = self._modern(step, attrs, args[0])
+        elif step.op in ("convtranspose", *layers.RESAMPLING_OPS):
+            call = self._resampling(step, attrs, args[0])
         else:
             call = self._simple(step, attrs, args)
         self.forward.append(f"{target} = {call}")
@@ -235,6 +237,29 @@ class _Writer:
             arguments.append(f"*packed[{step.head!r}]")
         arguments += [repr(value) for value in constants]
         return f"{function.__name__}({', '.join(arguments)}, np.empty({self.out(step.output)}, np.float32))"
+    def _resampling(self, step: Step, attrs: dict, source: str) -> str:
+        """convtranspose, upsample, pixelshuffle, channelshuffle: the engine's own kernel calls."""
+        out = f"np.empty({self.out(step.output)}, np.float32)"
+        if step.op == "convtranspose":
+            key = repr(step.head)
+            weight = f"state[{step.head + '.weight'!r}]"
+            self.calls.add("pack_transposed_weight")
+            self.pack.append(
+                f"packed[{key}] = (pack_transposed_weight({weight}, {attrs['groups']}), "
+                f"state.get({step.head + '.bias'!r}))"
+            )
+            self.calls.add("conv_transpose")
+            geometry = ", ".join(repr(attrs[name]) for name in ("kernel", "stride", "dilation", "pad"))
+            return f"conv_transpose({source}, *packed[{key}], {geometry}, {out})"
+        if step.op == "upsample":
+            self.calls.add("upsample")
+            factors = layers.upsample_factors(attrs)
+            return f"upsample({source}, {attrs['mode']!r}, {factors!r}, {attrs['align_corners']!r}, {out})"
+        if step.op == "pixelshuffle":
+            self.calls.add("pixel_shuffle")
+            return f"pixel_shuffle({source}, {attrs['factor']!r}, {out})"
+        self.calls.add("channel_shuffle")
+        return f"channel_shuffle({source}, {attrs['groups']!r}, {out})"
 
     def _simple(self, step: Step, attrs: dict, args: list[str]) -> str:
         out = f"np.empty({self.out(step.output)}, np.float32)"

@@ -16,7 +16,7 @@ import numpy as np
 
 from cnndsl.errors import CnnUsageError
 
-from . import conv_kernels, modern_ops, tensor_ops, winograd
+from . import conv_kernels, modern_ops, resample_ops, tensor_ops, winograd
 from .plan import Step
 
 CONV_ALGORITHMS = ("auto", "im2col", "winograd")
@@ -297,6 +297,48 @@ class ModernLayer(Layer):
 
     def __call__(self, inputs, out, padded, workspace) -> None:
         self.function(inputs[0], *self.tensors, *self.constants, out)
+# ----- resampling and channel ops -----------------------------------------------------------
+def upsample_factors(attrs: dict) -> tuple | None:
+    """The scale the torch module holds (whole factors), or None when it holds the output size."""
+    scale = attrs["scale"]
+    if scale is not None and all(isinstance(factor, int) for factor in scale):
+        return scale
+    return None
+
+
+class ConvTransposeLayer(Layer):
+    kind = "convtranspose"
+
+    def __init__(self, graph: nx.DiGraph, step: Step, state: dict):
+        super().__init__(graph, step)
+        self.weight = resample_ops.pack_transposed_weight(state[f"{step.head}.weight"], self.attrs["groups"])
+        self.bias = state.get(f"{step.head}.bias")
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        a = self.attrs
+        resample_ops.conv_transpose(
+            inputs[0], self.weight, self.bias, a["kernel"], a["stride"], a["dilation"], a["pad"], out
+        )
+
+
+class ResampleLayer(Layer):
+    """upsample, pixelshuffle and channelshuffle: data movement, no weights."""
+
+    def __init__(self, graph: nx.DiGraph, step: Step):
+        super().__init__(graph, step)
+        self.kind = step.op
+
+    def __call__(self, inputs, out, padded, workspace) -> None:
+        a = self.attrs
+        if self.step.op == "upsample":
+            resample_ops.upsample(inputs[0], a["mode"], upsample_factors(a), a["align_corners"], out)
+        elif self.step.op == "pixelshuffle":
+            resample_ops.pixel_shuffle(inputs[0], a["factor"], out)
+        else:
+            resample_ops.channel_shuffle(inputs[0], a["groups"], out)
+
+
+RESAMPLING_OPS = ("upsample", "pixelshuffle", "channelshuffle")
 
 
 def build_layer(graph: nx.DiGraph, step: Step, state: dict, conv_algorithm: str = "auto") -> Layer:
@@ -310,4 +352,8 @@ def build_layer(graph: nx.DiGraph, step: Step, state: dict, conv_algorithm: str 
         return BatchNormLayer(graph, step, state)
     if step.op in MODERN_OPS:
         return ModernLayer(graph, step, state)
+    if step.op == "convtranspose":
+        return ConvTransposeLayer(graph, step, state)
+    if step.op in RESAMPLING_OPS:
+        return ResampleLayer(graph, step)
     return SimpleLayer(graph, step)

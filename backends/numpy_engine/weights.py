@@ -44,6 +44,12 @@ def parameter_shapes(graph: nx.DiGraph) -> dict[str, tuple[int, ...]]:
             shapes[f"{node}.weight"] = (out_channels, in_channels // attrs["groups"], *attrs["kernel"])
             if attrs["bias"] is not False:
                 shapes[f"{node}.bias"] = (out_channels,)
+        elif data["op"] == "convtranspose":  # PyTorch's layout: (in, out/groups, kh, kw)
+            in_channels = graph.nodes[data["inputs"][0]]["shape"][0]
+            per_group = attrs["out_channels"] // attrs["groups"]
+            shapes[f"{node}.weight"] = (in_channels, per_group, *attrs["kernel"])
+            if attrs["bias"]:
+                shapes[f"{node}.bias"] = (attrs["out_channels"],)
         elif data["op"] == "fc":
             in_features = graph.nodes[data["inputs"][0]]["shape"][0]
             shapes[f"{node}.weight"] = (attrs["out_features"], in_features)
@@ -63,7 +69,8 @@ def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.nd
     """PyTorch's default initialisation (same distributions, not the same random numbers).
 
     Conv and fc weights and biases are uniform in +-1/sqrt(fan_in) (kaiming_uniform with a=sqrt(5)
-    works out to that bound); batchnorm starts as the identity. Literal weights and biases
+    works out to that bound; a transposed conv's fan_in is out/groups*kh*kw, as PyTorch reads
+    its weight's second axis); batchnorm starts as the identity. Literal weights and biases
     written in the source are used as given.
     """
     rng = np.random.default_rng(seed)
@@ -71,7 +78,7 @@ def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.nd
     state: dict[str, np.ndarray] = {}
     for node, data in graph.nodes(data=True):
         attrs = data["attrs"]
-        if data["op"] in ("conv", "fc"):
+        if data["op"] in ("conv", "fc", "convtranspose"):
             weight_shape = shapes[f"{node}.weight"]
             bound = 1.0 / math.sqrt(math.prod(weight_shape[1:]))
             literal = attrs.get("weights")
@@ -84,7 +91,7 @@ def initial_state(graph: nx.DiGraph, seed: int | None = None) -> dict[str, np.nd
             if isinstance(bias, tuple):
                 state[f"{node}.bias"] = np.array(bias, dtype=np.float32)
             elif bias:
-                state[f"{node}.bias"] = _uniform(rng, bound, (weight_shape[0],))
+                state[f"{node}.bias"] = _uniform(rng, bound, shapes[f"{node}.bias"])
         elif data["op"] == "batchnorm":
             channels = data["shape"][0]
             state[f"{node}.weight"] = np.ones(channels, np.float32)

@@ -30,6 +30,7 @@ INPLACE_SAFE_PRODUCERS = frozenset(
         "globalavgpool",
         "globalmaxpool",
         "adaptiveavgpool",
+        "convtranspose",
     }
 )
 INPLACE_OPS = frozenset({"relu", "add"})

@@ -203,6 +203,57 @@ def _modern(node: Node) -> Call | None:
     if op == "droppath":
         return Call("DropPath", (Num(a["p"]),))
     return None
+# ----- resampling and channel ops ----------------------------------------------------------
+RESAMPLING_OPS = frozenset({"upsample", "convtranspose", "pixelshuffle", "channelshuffle"})
+
+
+def integer_scale(node: Node) -> bool:
+    """Whether an upsample is written with scale_factor: whole scales map coordinates exactly.
+
+    A fractional scale (1.5) is given to PyTorch as the output size it produces instead, so
+    coordinates map by in/out, the same ratio the IR's exact output size was computed with.
+    """
+    scale = node.attrs["scale"]
+    return scale is not None and all(isinstance(factor, int) for factor in scale)
+
+
+def _upsample(node: Node) -> Call:
+    a = node.attrs
+    if integer_scale(node):
+        args: list[Expr | Keyword] = [Keyword("scale_factor", pair(a["scale"]))]
+    else:
+        args = [Keyword("size", pair(node.output_shape[1:]))]
+    if a["mode"] != "nearest":
+        args.append(Keyword("mode", Raw(f'"{a["mode"]}"')))
+    if a["mode"] == "bilinear":  # PyTorch warns unless align_corners is given for bilinear
+        args.append(Keyword("align_corners", Raw(str(a["align_corners"]))))
+    return Call("nn.Upsample", tuple(args))
+
+
+def _convtranspose(node: Node) -> Call:
+    a = node.attrs
+    args: list[Expr | Keyword] = [Num(node.input_shape[0]), Num(a["out_channels"])]
+    args.append(Keyword("kernel_size", pair(a["kernel"])))
+    for name, torch_name in (("stride", "stride"), ("pad", "padding"), ("output_padding", "output_padding")):
+        if a[name] != ((1, 1) if name == "stride" else (0, 0)):
+            args.append(Keyword(torch_name, pair(a[name])))
+    if a["groups"] != 1:
+        args.append(Keyword("groups", Num(a["groups"])))
+    if not a["bias"]:
+        args.append(Keyword("bias", Raw("False")))
+    if a["dilation"] != (1, 1):
+        args.append(Keyword("dilation", pair(a["dilation"])))
+    return Call("nn.ConvTranspose2d", tuple(args))
+
+
+def _resampling(node: Node) -> Construction:
+    if node.op == "upsample":
+        return Construction(_upsample(node))
+    if node.op == "convtranspose":
+        return Construction(_convtranspose(node))
+    if node.op == "pixelshuffle":
+        return Construction(Call("nn.PixelShuffle", (Num(node.attrs["factor"]),)))
+    return Construction(Call("nn.ChannelShuffle", (Num(node.attrs["groups"]),)))
 
 
 def construct(node: Node, constant) -> Construction:
@@ -210,6 +261,8 @@ def construct(node: Node, constant) -> Construction:
 
     `constant(what)` names a module-level constant for the node's literal `what`.
     """
+    if node.op in RESAMPLING_OPS:
+        return _resampling(node)
     if node.op == "conv":
         return _conv(node, constant)
     if node.op == "maxpool":
