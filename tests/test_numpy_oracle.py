@@ -92,6 +92,10 @@ def torch_reference(model: cnndsl.Model, state: dict, x: np.ndarray) -> np.ndarr
             result = sum(inputs[1:], inputs[0])
         elif op == "concat":
             result = torch.cat(inputs, dim=1)
+        elif op == "mul":
+            result = inputs[0] * inputs[1]
+        elif op == "chunk":
+            result = torch.chunk(a, attrs["groups"], dim=1)[attrs["index"]]
         else:
             raise AssertionError(f"no reference for op {op}")
         values[node] = result
@@ -170,6 +174,24 @@ OP_CASES = {
     "flat residual": ["input 12", "residual { fc 12; batchnorm; relu; fc 12 }", "sigmoid"],
     "batchnorm on a flat input": ["input 2x5x5", "flatten", "batchnorm", "fc 3"],
     "nothing but dropout": ["input 3x4x4", "dropout 0.5"],
+    "squeeze-and-excitation gate": [
+        "input 8x5x6",
+        "conv 8 3x3 pad=1; batchnorm",
+        "gate { globalavgpool; conv 2 1x1; relu; conv in_channels 1x1; sigmoid }",
+        "relu",
+    ],
+    "spatial gate": ["input 4x5x5", "gate { conv 1 3x3 pad=1; sigmoid }"],
+    "flat gate": ["input 12", "gate { fc 12; sigmoid }", "fc 3"],
+    "sum of three": [
+        "input 4x6x6",
+        "sum { branch { conv 4 3x3 pad=1 } branch { conv 4 1x1; batchnorm } branch { } }",
+        "relu",
+    ],
+    "chunk and concat (ShuffleNetV2)": [
+        "input 6x5x5",
+        "concat { branch { chunk 2 index=0 } branch { chunk 2 index=1; conv 3 1x1; relu } }",
+    ],
+    "chunk of a flat input": ["input 12", "chunk 3 index=2", "fc 2"],
 }
 
 
@@ -223,7 +245,8 @@ def random_networks(draw) -> str:
     height, width = draw(st.integers(4, 12)), draw(st.integers(4, 12))
     lines = [f"input {channels}x{height}x{width}"]
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat"]))
+        kinds = ["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat", "gate", "sum", "chunk"]
+        kind = draw(st.sampled_from(kinds))
         kh, kw = draw(st.integers(1, min(3, height))), draw(st.integers(1, min(3, width)))
         stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
         if kind == "conv":
@@ -249,6 +272,15 @@ def random_networks(draw) -> str:
             lines.append(line)
         elif kind == "residual":
             lines.append(f"residual {{ conv {channels} 3x3 pad=same; batchnorm; relu; conv {channels} 1x1 }}")
+        elif kind == "gate":
+            squeeze = draw(st.integers(1, 4))
+            lines.append(f"gate {{ globalavgpool; conv {squeeze} 1x1; relu; conv in_channels 1x1; sigmoid }}")
+        elif kind == "sum":
+            conv = f"conv {channels} ({kh}, {kw}) pad=same"
+            lines.append(f"sum {{ branch {{ {conv} }} branch {{ relu }} branch {{ }} }}")
+        elif kind == "chunk":
+            groups = draw(st.sampled_from([g for g in range(1, channels + 1) if channels % g == 0]))
+            lines.append(f"chunk {groups} index={draw(st.integers(0, groups - 1))}")
         else:
             lines.append(f"concat {{ branch {{ conv 2 ({kh}, {kw}) pad=same }} branch {{ relu }} }}")
         try:
