@@ -34,6 +34,7 @@ FAMILIES = {
     "fc": "fc",
     "add": "merge",
     "concat": "merge",
+    "mul": "merge",
 }
 
 

@@ -489,7 +489,7 @@ for _op in (
     OpDef(
         "chunk",
         "Split the channels into equal groups and keep one (ShuffleNetV2's channel split). No parameters.",
-        "chunk 2 index=1",
+        "chunk 3 index=1",
         _chunk_shape,
         args=(
             Arg("groups", positive_int, positional=True, help="equal groups; must divide the channels"),
