@@ -86,9 +86,12 @@ def bind_layer_arguments(
 
 
 def bind_block_arguments(
-    definition: st.Definition, call: st.Call, evaluate: Evaluate
+    definition: st.Definition, call: st.Call, evaluate: Evaluate, inputs: Mapping[str, Any] | None = None
 ) -> tuple[dict[str, Any], str]:
-    """The block body's bound names, and the call as the chain shows it: `stage(64, blocks=3)`."""
+    """The block body's bound names, and the call as the chain shows it: `stage(64, blocks=3)`.
+
+    `inputs` (`in_channels`...) are bound first: defaults may read them, parameters replace them.
+    """
     parameters = {p.name: p for p in definition.parameters}
     order = [p.name for p in definition.parameters]
     given: dict[str, Any] = {}
@@ -139,7 +142,7 @@ def bind_block_arguments(
             continue
         value_text = describe_value(given[name])
         shown.append(value_text if argument.keyword is None else f"{name}={value_text}")
-    env: dict[str, Any] = {}
+    env: dict[str, Any] = dict(inputs or {})
     signature = f"{definition.name}({', '.join(shown)})"
     for parameter in definition.parameters:
         if parameter.name in given:

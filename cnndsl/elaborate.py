@@ -30,7 +30,7 @@ from .errors import (
     CnnUsageError,
     DiagnosticSink,
 )
-from .expressions import describe_integer, describe_value, evaluate
+from .expressions import Unavailable, describe_integer, describe_value, evaluate, truth
 from .name_check import layer_written_as_call, unknown_name
 from .passes import infer_node
 from .program import Program
@@ -44,6 +44,9 @@ MAX_UNROLLED_BODIES = 1_000_000  # block bodies elaborated, including empty ones
 # Bodies (residual, concat branches, repeat, block calls) nested inside each other, block calls
 # included: each level is a few Python frames, and the recursion limit is about 1,000.
 MAX_DEPTH = 100
+# Bound in every block and network body to the shape of the value entering it (parameters of
+# the same name take precedence, so files that pass `in_channels` by hand keep their meaning).
+INPUT_NAMES = ("in_channels", "in_height", "in_width")
 
 
 @dataclass
@@ -188,6 +191,12 @@ class _Elaborator:
             return self.residual(statement, x, scope, frame)
         if isinstance(statement, st.Concat):
             return self.concat(statement, x, scope, frame)
+        if isinstance(statement, st.If):
+            return self.if_statement(statement, x, scope, frame)
+        if isinstance(statement, st.Gate):
+            return self.gate(statement, x, scope, frame)
+        if isinstance(statement, st.Sum):
+            return self.sum(statement, x, scope, frame)
         raise TypeError(f"unknown statement {statement!r}")
 
     def layer_or_bare_call(self, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
@@ -226,7 +235,9 @@ class _Elaborator:
             cycle = " -> ".join((*frame.active[frame.active.index(call.block) :], call.block))
             message = f"block '{call.block}' calls itself ({cycle}); blocks cannot recurse"
             raise CnnNameError(message, call.name_span)
-        env, signature = bind_block_arguments(definition, call, lambda expr: self.evaluate(expr, frame))
+        env, signature = bind_block_arguments(
+            definition, call, lambda expr: self.evaluate(expr, frame), self.input_names(x)
+        )
         times = 1
         if call.times is not None:
             times = self.repetitions(call.times, frame)
@@ -290,6 +301,8 @@ class _Elaborator:
 
     def residual(self, residual: st.Residual, x: Value, scope: _Scope, frame: _Frame) -> Value:
         target = scope.child(scope.claim(residual.label, _label_span(residual))) if residual.label else scope
+        if residual.condition is not None and not self.condition(residual.condition, frame):
+            return self.body(residual.body, x, target, frame)  # `residual if COND`: no skip this time
         main = self.body(residual.body, x, target, frame)
         if main is None or x is None:
             return None
@@ -334,6 +347,55 @@ class _Elaborator:
         node_id = target.qualified(target.fresh("concat"))
         return self.add_node(ops.OPS["concat"], {}, outputs, node_id, target, concat.span, frame)
 
+    # ----- adaptive blocks and merges (gate, sum) ----------------------------------------
+    def input_names(self, x: Value) -> dict[str, Any]:
+        """`in_channels`, `in_height`, `in_width`: the shape of the value entering a body."""
+        if x is None:  # unknown after an earlier error: reading them reports nothing more
+            unknown = Unavailable(None)
+            return dict.fromkeys(INPUT_NAMES, unknown)
+        shape = self.graph.nodes[x]["shape"]
+        if len(shape) != 3:
+            flat = Unavailable(f"the input here is the flat vector {_dims(shape)}")
+            return {"in_channels": shape[0], "in_height": flat, "in_width": flat}
+        return dict(zip(INPUT_NAMES, shape))
+
+    def condition(self, expr: st.Expr, frame: _Frame) -> bool:
+        return truth(self.evaluate(expr, frame), expr)
+
+    def if_statement(self, statement: st.If, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        for condition, body in statement.branches:
+            if self.condition(condition, frame):
+                return self.body(body, x, scope, frame)
+        return self.body(statement.otherwise or (), x, scope, frame)
+
+    def gate(self, gate: st.Gate, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        target = scope.child(scope.claim(gate.label, _label_span(gate))) if gate.label else scope
+        factor = self.body(gate.body, x, target, frame)
+        if factor is None or x is None:
+            return None
+        if factor == x:
+            message = "gate needs a body that computes the factor, e.g. `gate { sigmoid }`"
+            raise CnnArgumentError(message, gate.span)
+        node_id = target.qualified(target.fresh("mul"))
+        return self.add_node(ops.OPS["mul"], {}, [x, factor], node_id, target, gate.span, frame)
+
+    def sum(self, merge: st.Sum, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        target = scope.child(scope.claim(merge.label, _label_span(merge))) if merge.label else scope
+        if len(merge.branches) < 2:
+            raise CnnArgumentError("sum needs at least two branches", merge.span)
+        outputs = [
+            self.body(branch.body, x, target.child(target.fresh("branch")), frame)
+            for branch in merge.branches
+        ]
+        if x is None or any(output is None for output in outputs):
+            return None
+        shapes = [self.graph.nodes[o]["shape"] for o in outputs]
+        if any(s != shapes[0] for s in shapes):
+            listed = ", ".join(f"branch {i + 1}: {_dims(s)}" for i, s in enumerate(shapes))
+            raise CnnShapeError(f"sum needs the same shape in every branch; {listed}", merge.span)
+        node_id = target.qualified(target.fresh("add"))
+        return self.add_node(ops.OPS["add"], {}, outputs, node_id, target, merge.span, frame)
+
     # ----- networks -------------------------------------------------------------------------
     def network(
         self, network: st.Definition, overrides: Mapping[str, Any], input_shape: tuple[int, ...] | None
@@ -364,6 +426,8 @@ class _Elaborator:
             raise
         except CnnError as error:
             self.report(error, frame)
+        # The network body's `in_channels` and friends describe its input; parameters come first.
+        frame = _Frame({**self.input_names(x), **env})
         output = self.body(body[1:], x, scope, frame)
         self.graph.graph.update(
             network=network.name,

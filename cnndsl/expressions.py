@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import syntax_tree as st
-from .errors import CnnArgumentError, CnnNameError
+from .errors import CnnArgumentError, CnnError, CnnNameError
 
 # Bare words that stand for themselves when no parameter of that name is in scope
 # (`tanh` for `gelu approximate=tanh`; as a statement it is still the layer).
@@ -47,6 +47,44 @@ WELL_KNOWN_FUNCTIONS = frozenset(
     conv1d conv2d conv3d maxpool1d maxpool2d maxpool3d avgpool1d avgpool2d avgpool3d
     batchnorm1d batchnorm2d layernorm groupnorm instancenorm upsample pixelshuffle""".split()
 )
+TRUE, FALSE = Symbol("true"), Symbol("false")
+
+
+class Unavailable:
+    """A name bound to no value here, such as `in_height` where the input is flat: reading it is an error."""
+
+    def __init__(self, why: str | None):
+        self.why = why
+
+    def reason(self, name: str) -> str:
+        return f"'{name}' has no value here: {self.why}"
+
+
+def truth(value: Any, expr: st.Expr, what: str = "a condition") -> bool:
+    """`value` as a truth value, or an error at `expr`: only `true` and `false` are conditions."""
+    if isinstance(value, Symbol) and value in ("true", "false"):
+        return value == "true"
+    raise CnnArgumentError(
+        f"{what} needs true or false (e.g. a comparison such as `stride == 1`), "
+        f"found {describe_value(value)}",
+        expr.span,
+    )
+
+
+def _compare(expr: st.Compare, left: Any, right: Any) -> Symbol:
+    operator = expr.operator
+    if operator in ("==", "!="):
+        # Numbers compare by value (2 == 2.0); anything else only to its own kind (`pad == same`).
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+        equal = left == right if numbers or type(left) is type(right) else False
+        return TRUE if equal == (operator == "==") else FALSE
+    _require_number(left, expr.left, operator)
+    _require_number(right, expr.right, operator)
+    try:
+        result = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[operator]
+    except OverflowError:  # not reached for ints and floats, but keep comparisons total
+        result = False
+    return TRUE if result else FALSE
 
 
 def did_you_mean(word: str, candidates: Any) -> str:
@@ -100,7 +138,12 @@ def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
         return expr.values
     if isinstance(expr, st.Name):
         if expr.name in scope:
-            return scope[expr.name]
+            value = scope[expr.name]
+            if isinstance(value, Unavailable):
+                if value.why is None:  # unknown because of an error already reported
+                    raise CnnError([])
+                raise CnnNameError(value.reason(expr.name), expr.span)
+            return value
         if expr.name in SYMBOLS:
             return Symbol(expr.name)
         raise CnnNameError(f"unknown name '{expr.name}'{did_you_mean(expr.name, scope)}", expr.span)
@@ -123,6 +166,16 @@ def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
             message = f"'{expr.operator}' gives an integer of more than {MAX_INTEGER_BITS} bits"
             raise CnnArgumentError(message, expr.span)
         return result
+    if isinstance(expr, st.Compare):
+        return _compare(expr, evaluate(expr.left, scope), evaluate(expr.right, scope))
+    if isinstance(expr, st.Logical):
+        left = truth(evaluate(expr.left, scope), expr.left, f"'{expr.operator}'")
+        # The right side is read only when it decides: `in_height > 1 or ...` on a flat input is fine.
+        if left == (expr.operator == "or"):
+            return TRUE if left else FALSE
+        return TRUE if truth(evaluate(expr.right, scope), expr.right, f"'{expr.operator}'") else FALSE
+    if isinstance(expr, st.Not):
+        return FALSE if truth(evaluate(expr.operand, scope), expr.operand, "'not'") else TRUE
     if isinstance(expr, st.TupleExpr):
         return tuple(evaluate(item, scope) for item in expr.items)
     if isinstance(expr, st.ListExpr):

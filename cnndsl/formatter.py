@@ -29,6 +29,7 @@ from .source import SourceFile
 
 _BINARY_RULES = frozenset({"add", "subtract", "multiply", "floordiv", "divide", "modulo"})
 _SIMPLE_STATEMENTS = frozenset({"layer", "call"})
+_BRANCHING = frozenset({"concat", "sum_block"})  # always one branch per line
 _DEFINITIONS = frozenset({"network", "block"})
 _OPENERS = frozenset({"(", "["})
 _CLOSERS = frozenset({")", "]"})
@@ -150,6 +151,7 @@ class _Printer:
         self.indent = 0  # indentation of the statement being printed
         self.previous: Token | None = None
         self.previous_rule = ""
+        self.in_arguments = False  # printing a layer's or call's arguments
 
     # ----- structure ----------------------------------------------------------------------
     def module(self, tree: Tree) -> None:
@@ -167,9 +169,11 @@ class _Printer:
             previous = item
 
     def walk(self, tree: Tree) -> None:
-        if tree.data == "concat":
+        if tree.data in _BRANCHING:
             self.concat(tree)
             return
+        if tree.data in _SIMPLE_STATEMENTS:
+            self.in_arguments = True  # until the statement ends: comparisons there are unspaced
         for child in tree.children:
             if isinstance(child, Token):
                 self.token(child, tree.data)
@@ -177,6 +181,8 @@ class _Printer:
                 self.body(child, expand=tree.data in _DEFINITIONS)
             else:
                 self.walk(child)
+        if tree.data in _SIMPLE_STATEMENTS:
+            self.in_arguments = False
 
     def body(self, tree: Tree, expand: bool) -> None:
         children = tree.children
@@ -184,7 +190,7 @@ class _Printer:
         statements = [child for child in children if isinstance(child, Tree)]
         self.writer.space()
         self.token(open_brace, "body")
-        has_concat = any(subtree.data == "concat" for subtree in tree.iter_subtrees())
+        has_concat = any(subtree.data in _BRANCHING for subtree in tree.iter_subtrees())
         inline = not expand and not has_concat and self._on_one_line(open_brace, close_brace)
         semicolons = _semicolons_between(children)
         if inline:
@@ -211,6 +217,7 @@ class _Printer:
         self.token(close_brace, "body")
 
     def concat(self, tree: Tree) -> None:
+        """`concat { ... }` and `sum { ... }`: one branch per line."""
         keyword, open_brace, close_brace = tree.children[0], tree.children[1], tree.children[-1]
         self.token(keyword, "concat")
         self.writer.space()
@@ -256,6 +263,8 @@ class _Printer:
         # In layer arguments a space separates arguments, so `width*4` is written unspaced;
         # inside brackets commas separate them and operators get room.
         binary = rule in _BINARY_RULES or previous_rule in _BINARY_RULES
+        # `bias=c>3` like `width*4`; a condition (`if stride == 1 {`) keeps its spaces.
+        binary = binary or (self.in_arguments and "compare" in (rule, previous_rule))
         if binary and not self.writer.depth:
             return False
         return True

@@ -50,6 +50,7 @@ FAMILIES = {
     "convtranspose": "conv",
     "pixelshuffle": "pool",
     "channelshuffle": "pool",
+    "mul": "merge",
 }
 
 

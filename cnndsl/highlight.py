@@ -16,9 +16,12 @@ from .expressions import SYMBOLS
 from .ops import LAYER_KINDS
 
 KEYWORDS = ("import", "repeat", "residual", "shortcut", "concat", "branch")
+KEYWORDS += ("if", "else", "gate", "sum", "and", "or", "not")  # adaptive blocks and merges
 DECLARATIONS = ("network", "block")
 LAYERS = tuple(sorted({*LAYER_KINDS, "input"}))
 CONSTANTS = tuple(sorted(SYMBOLS))
+INPUT_NAMES = ("in_channels", "in_height", "in_width")  # bound in every body (elaborate.INPUT_NAMES)
+OPERATORS = r"//|==|!=|<=|>=|[-+*/%=<>]"
 
 # Regular expressions shared by both grammars (they mirror the terminals of grammars/cnn.lark).
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -49,14 +52,15 @@ class CnnLexer(RegexLexer):
             (words(KEYWORDS, prefix=r"\b", suffix=r"\b"), Keyword),
             (rf"{IDENTIFIER}(?=\()", Name.Function),  # a block call: the name glued to "("
             (rf"({IDENTIFIER})([ \t]*)(:)", bygroups(Name.Label, Whitespace, Punctuation)),
-            (rf"({IDENTIFIER})([ \t]*)(=)", bygroups(Name.Attribute, Whitespace, Operator)),
+            (rf"({IDENTIFIER})([ \t]*)(=)(?!=)", bygroups(Name.Attribute, Whitespace, Operator)),
             (words(LAYERS, prefix=r"\b", suffix=r"\b"), Name.Builtin),
             (words(CONSTANTS, prefix=r"\b", suffix=r"\b"), Keyword.Constant),
+            (words(INPUT_NAMES, prefix=r"\b", suffix=r"\b"), Name.Builtin.Pseudo),
             (DIMS, Number),
             (FLOAT, Number.Float),
             (INTEGER, Number.Integer),
             (IDENTIFIER, Name),
-            (r"//|[-+*/%=]", Operator),
+            (OPERATORS, Operator),
             (r"[{}()\[\],;:]", Punctuation),
         ]
     }
@@ -84,13 +88,14 @@ def textmate_grammar() -> dict:
             {"name": "keyword.control.cnn", "match": _alternatives(KEYWORDS)},
             {"name": "entity.name.function.cnn", "match": rf"\b{IDENTIFIER}(?=\()"},
             _captures(rf"\b({IDENTIFIER})[ \t]*(:)", "entity.name.label.cnn", "punctuation.separator.cnn"),
-            _captures(rf"\b({IDENTIFIER})[ \t]*(=)", "variable.parameter.cnn", "keyword.operator.cnn"),
+            _captures(rf"\b({IDENTIFIER})[ \t]*(=)(?!=)", "variable.parameter.cnn", "keyword.operator.cnn"),
             {"name": "support.function.layer.cnn", "match": _alternatives(LAYERS)},
             {"name": "constant.language.cnn", "match": _alternatives(CONSTANTS)},
+            {"name": "variable.language.cnn", "match": _alternatives(INPUT_NAMES)},
             {"name": "constant.numeric.dims.cnn", "match": rf"\b{DIMS}"},
             {"name": "constant.numeric.float.cnn", "match": FLOAT},
             {"name": "constant.numeric.integer.cnn", "match": rf"\b{INTEGER}\b"},
-            {"name": "keyword.operator.cnn", "match": r"//|[-+*/%=]"},
+            {"name": "keyword.operator.cnn", "match": OPERATORS},
             {"name": "punctuation.cnn", "match": r"[{}()\[\],;:]"},
         ],
     }

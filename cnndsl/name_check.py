@@ -70,6 +70,11 @@ def _children(statement: st.Statement) -> list[tuple[st.Statement, ...]]:
         return [statement.body]
     if isinstance(statement, st.Residual):
         return [statement.body] + ([statement.shortcut] if statement.shortcut else [])
-    if isinstance(statement, st.Concat):
+    if isinstance(statement, (st.Concat, st.Sum)):
         return [branch.body for branch in statement.branches]
+    if isinstance(statement, st.Gate):
+        return [statement.body]
+    if isinstance(statement, st.If):
+        bodies = [body for _, body in statement.branches]
+        return bodies + ([statement.otherwise] if statement.otherwise else [])
     return []

@@ -20,6 +20,7 @@ from .arguments import (
     choice,
     image_shape,
     literal_weights,
+    non_negative_int,
     non_negative_pair,
     optional_pair,
     optional_scale,
@@ -332,6 +333,28 @@ def _instancenorm_shape(inputs, attrs):
             f"instancenorm needs more than one pixel per channel, but gets {_dims(inputs[0])}"
         )
     return inputs[0]
+def _broadcast_shape(inputs, attrs):
+    first, other = inputs
+    mismatch = ShapeProblem(
+        f"cannot multiply {_dims(first)} by {_dims(other)}: each size must be equal or 1 "
+        "(a Cx1x1 gate scales each channel of CxHxW)"
+    )
+    if len(first) != len(other):
+        raise mismatch
+    if any(a != b and 1 not in (a, b) for a, b in zip(first, other)):
+        raise mismatch
+    return tuple(max(a, b) for a, b in zip(first, other))
+
+
+def _chunk_shape(inputs, attrs):
+    channels, groups, index = inputs[0][0], attrs["groups"], attrs["index"]
+    if channels % groups:
+        message = f"chunk {groups} needs channels divisible by {groups}, but the input has {channels}"
+        raise ShapeProblem(message, "groups")
+    if index >= groups:
+        message = f"index={index} is past the last of the {groups} groups (index counts from 0)"
+        raise ShapeProblem(message, "index")
+    return (channels // groups, *inputs[0][1:])
 
 
 _POOL_ARGS = (
@@ -611,6 +634,25 @@ for _op in (
         "concat { branch { conv 64 1x1 } branch { } }",
         _concat_shape,
         structural=True,
+    ),
+    OpDef(
+        "mul",
+        "Element-wise product of the input and what a `gate` body computes from it; a size of 1 "
+        "is broadcast (a Cx1x1 gate scales each channel). No parameters, and 0 MACs: it multiplies "
+        "no weights.",
+        "gate { globalavgpool; conv 16 1x1; relu; conv in_channels 1x1; sigmoid }",
+        _broadcast_shape,
+        structural=True,
+    ),
+    OpDef(
+        "chunk",
+        "Split the channels into equal groups and keep one (ShuffleNetV2's channel split). No parameters.",
+        "chunk 3 index=1",
+        _chunk_shape,
+        args=(
+            Arg("groups", positive_int, positional=True, help="equal groups; must divide the channels"),
+            Arg("index", non_negative_int, 0, positional=True, help="which group to keep, counting from 0"),
+        ),
     ),
 ):
     _register(_op)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -26,12 +26,13 @@ TERMINAL_WORDS = {
     "FLOAT": "a number",
     "DIMS": "sizes such as 3x3",
     "STRING": 'a quoted path such as "blocks.cnn"',
+    "COMPARE": "a comparison such as ==",
     "_NL": "a new line",
     "$END": "the end of the file",
 }
-EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "MINUS"}
+EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "MINUS", "NOT"}
 # Operators could continue almost any expression; listing them buries the useful expectations.
-OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0"}
+OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0", "COMPARE", "AND", "OR"}
 MAX_SYNTAX_ERRORS = 20
 # Lark resumes after each unexpected character or token; one error is reported per line, so a
 # line of a million stray characters meant a million recoveries (17 s). Recoveries are capped too.
@@ -215,6 +216,19 @@ class _ToSyntaxTree(Transformer):
     divide = _binary("/")
     modulo = _binary("%")
 
+    def compare(self, meta, children):
+        left, operator, right = children
+        return st.Compare(str(operator), left, right, self._s(meta))
+
+    def either(self, meta, children):
+        return st.Logical("or", children[0], children[1], self._s(meta))
+
+    def both(self, meta, children):
+        return st.Logical("and", children[0], children[1], self._s(meta))
+
+    def invert(self, meta, children):
+        return st.Not(children[0], self._s(meta))
+
     def negate(self, meta, children):
         return st.Negate(children[0], self._s(meta))
 
@@ -254,8 +268,37 @@ class _ToSyntaxTree(Transformer):
         return st.Repeat(times, body, self._s(meta))
 
     def residual(self, meta, children):
+        condition = None
+        if isinstance(children[0], _Condition):
+            condition, children = children[0].expr, children[1:]
         shortcut = children[1] if len(children) > 1 else None
-        return st.Residual(children[0], shortcut, self._s(meta))
+        return st.Residual(children[0], shortcut, self._s(meta), condition=condition)
+
+    def residual_condition(self, meta, children):
+        return _Condition(children[0])
+
+    def if_stmt(self, meta, children):
+        condition, body, *rest = children
+        branches = [(condition, body)]
+        otherwise = None
+        for part in rest:
+            if isinstance(part, _Otherwise):
+                otherwise = part.body
+            else:
+                branches.append(part)
+        return st.If(tuple(branches), otherwise, self._s(meta))
+
+    def else_if(self, meta, children):
+        return (children[0], children[1])
+
+    def else_body(self, meta, children):
+        return _Otherwise(children[0])
+
+    def gate(self, meta, children):
+        return st.Gate(children[0], self._s(meta))
+
+    def sum_block(self, meta, children):
+        return st.Sum(tuple(children), self._s(meta))
 
     def branch(self, meta, children):
         return st.Branch(children[0], self._s(meta))
@@ -297,6 +340,20 @@ class _ToSyntaxTree(Transformer):
         imports = tuple(c for c in children if isinstance(c, st.Import))
         definitions = tuple(c for c in children if isinstance(c, st.Definition))
         return st.Module(imports, definitions, Span(self.source, 0, len(self.source.text)))
+
+
+@dataclass(frozen=True)
+class _Condition:
+    """A residual's `if COND`, passed up to the residual rule."""
+
+    expr: st.Expr
+
+
+@dataclass(frozen=True)
+class _Otherwise:
+    """An if statement's `else { ... }` body, passed up to the if rule."""
+
+    body: tuple[st.Statement, ...]
 
 
 def _with_label(statement: st.Statement, label: str, span: Span) -> st.Statement:

@@ -60,7 +60,33 @@ class ListExpr:
     span: Span
 
 
-Expr = Number | Name | String | Dims | BinaryOp | Negate | TupleExpr | ListExpr
+@dataclass(frozen=True)
+class Compare:
+    """`stride == 1`: a comparison, true or false."""
+
+    operator: str  # one of == != < <= > >=
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Logical:
+    """`a and b`, `a or b` over truth values (the right side is read only when needed)."""
+
+    operator: str  # "and" or "or"
+    left: Expr
+    right: Expr
+    span: Span
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Expr
+    span: Span
+
+
+Expr = Number | Name | String | Dims | BinaryOp | Negate | TupleExpr | ListExpr | Compare | Logical | Not
 
 
 # ----- statements --------------------------------------------------------------------------
@@ -115,6 +141,7 @@ class Residual:
     span: Span
     label: str | None = None
     label_span: Span | None = None  # where `label:` was written
+    condition: Expr | None = None  # `residual if COND { ... }`: the skip only when COND holds
 
 
 @dataclass(frozen=True)
@@ -131,7 +158,36 @@ class Concat:
     label_span: Span | None = None  # where `label:` was written
 
 
-Statement = Layer | Call | Repeat | Residual | Concat
+@dataclass(frozen=True)
+class If:
+    """`if A { ... } else if B { ... } else { ... }`: the first body whose condition holds."""
+
+    branches: tuple[tuple[Expr, tuple[Statement, ...]], ...]
+    otherwise: tuple[Statement, ...] | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class Gate:
+    """`gate { ... }`: the input times what the body computes from it (broadcast)."""
+
+    body: tuple[Statement, ...]
+    span: Span
+    label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
+
+
+@dataclass(frozen=True)
+class Sum:
+    """`sum { branch { ... } ... }`: the element-wise sum of the branches."""
+
+    branches: tuple[Branch, ...]
+    span: Span
+    label: str | None = None
+    label_span: Span | None = None  # where `label:` was written
+
+
+Statement = Layer | Call | Repeat | Residual | Concat | If | Gate | Sum
 
 
 # ----- definitions -------------------------------------------------------------------------

@@ -123,7 +123,8 @@ def test_language_names_every_keyword_of_the_grammar():
     grammar = (ROOT / "grammars" / "cnn.lark").read_text()
     keywords = set(re.findall(r'"([a-z]+)"', grammar))
     text = LANGUAGE.read_text()
-    assert keywords == {"import", "network", "block", "repeat", "residual", "shortcut", "concat", "branch"}
+    structure = {"import", "network", "block", "repeat", "residual", "shortcut", "concat", "branch"}
+    assert keywords == structure | {"if", "else", "gate", "sum", "and", "or", "not"}
     assert all(f"`{word}`" in text for word in keywords)
 
 

@@ -40,7 +40,9 @@ def scramble_spacing(text: str, rng: random.Random) -> str:
             # Room inside brackets and around `=`, `,`, `;`, `:` and `*` is never significant,
             # but a call's name must stay glued to its "(", so nothing goes before "(".
             code = re.sub(r"([(\[])", lambda m: m[1] + rng.choice(["", " ", "  "]), code)
-            code = re.sub(r"([)\],;:=*])", lambda m: rng.choice(SPACE) + m[1] + rng.choice(SPACE), code)
+            # A comparison (`==`, `<=`) is one token: room goes around it, not inside it.
+            separators = r"(==|!=|<=|>=|[)\],;:=*])"
+            code = re.sub(separators, lambda m: rng.choice(SPACE) + m[1] + rng.choice(SPACE), code)
             code = rng.choice(["", " ", "\t", "        ", "  "]) + code
         lines.append(code + rng.choice(["", " ", "   "]) + comment + rng.choice(["", "  "]))
     return "\n".join(lines)
@@ -193,6 +195,42 @@ def test_layout_details():
     assert format_text("network n {\r\n input 3x8x8\r\n}\r\n") == "network n {\r\n    input 3x8x8\r\n}\r\n"
     assert format_text("") == ""
     assert format_text("# only a comment") == "# only a comment\n"
+
+
+ADAPTIVE_MESSY = """block x(out, stride=1) {
+  residual if stride==1 and in_channels==out and not (in_height<2 or in_width >= 3) {   # skip?
+    if in_channels*2 == out { relu } else if in_channels != out {
+       # inner
+       tanh
+    }   else {sigmoid}
+    s: sum { branch { relu }  branch {  } }
+    gate {globalavgpool;conv in_channels 1x1; sigmoid}
+    chunk 2 index=1; conv out 1x1 bias=out>3
+  }
+}
+"""
+ADAPTIVE_CANONICAL = """block x(out, stride=1) {
+    residual if stride == 1 and in_channels == out and not (in_height < 2 or in_width >= 3) {  # skip?
+        if in_channels*2 == out { relu } else if in_channels != out {
+            # inner
+            tanh
+        } else { sigmoid }
+        s: sum {
+            branch { relu }
+            branch { }
+        }
+        gate { globalavgpool; conv in_channels 1x1; sigmoid }
+        chunk 2 index=1; conv out 1x1 bias=out>3
+    }
+}
+"""
+
+
+def test_adaptive_constructs_layout():
+    # conditions keep spaces around comparisons; in layer arguments they are unspaced, like `*`;
+    # `sum` puts one branch per line, like `concat`
+    assert format_text(ADAPTIVE_MESSY) == ADAPTIVE_CANONICAL
+    assert format_text(ADAPTIVE_CANONICAL) == ADAPTIVE_CANONICAL
 
 
 def test_fmt_rewrites_in_place_atomically(tmp_path):

@@ -23,7 +23,10 @@ from hypothesis import strategies as st
 from cnndsl.cli import main
 
 ARCHITECTURES = Path(__file__).resolve().parent.parent / "architectures"
-FILES = sorted(path.name for path in ARCHITECTURES.glob("*.cnn"))
+SOURCES = {path.name: path for path in ARCHITECTURES.glob("*.cnn")}
+# A built-in-like file written with the adaptive-block constructs (if, residual if, gate, sum, chunk).
+SOURCES["adaptive_blocks.cnn"] = ARCHITECTURES.parent / "examples" / "adaptive_blocks.cnn"
+FILES = sorted(SOURCES)
 # A file of blocks only is checked through a network that imports it, so its blocks get called.
 CHECKED_THROUGH = {"resnet_blocks.cnn": "resnet50.cnn"}
 TOKEN = re.compile(r"\s+|[A-Za-z_][A-Za-z0-9_]*|\d+(?:x\d+)+|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\S")
@@ -43,7 +46,7 @@ TIME_LIMIT_S = 10  # per example; a check that takes longer counts as a hang
 
 
 def tokens_of(name: str) -> list[str]:
-    return TOKEN.findall((ARCHITECTURES / name).read_text(encoding="utf-8"))
+    return TOKEN.findall(SOURCES[name].read_text(encoding="utf-8"))
 
 
 TOKENS = {name: tokens_of(name) for name in FILES}
@@ -95,7 +98,7 @@ def _alarm(signum, frame):
 def workdir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("architectures")
     for name in FILES:
-        shutil.copy(ARCHITECTURES / name, folder / name)
+        shutil.copy(SOURCES[name], folder / name)
     return folder
 
 
@@ -128,7 +131,7 @@ def test_mutated_file_gives_diagnostic_or_success(workdir, mutation):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-        shutil.copy(ARCHITECTURES / name, target)
+        shutil.copy(SOURCES[name], target)
     assert code in (0, 1), (code, err)
     assert "Traceback" not in err
     if code == 1:

@@ -96,6 +96,10 @@ def torch_reference(model: cnndsl.Model, state: dict, x: np.ndarray) -> np.ndarr
             result = torch.cat(inputs, dim=1)
         elif op in RESAMPLING_REFERENCES:
             result = RESAMPLING_REFERENCES[op](a, attrs, tensors, node, data["shape"])
+        elif op == "mul":
+            result = inputs[0] * inputs[1]
+        elif op == "chunk":
+            result = torch.chunk(a, attrs["groups"], dim=1)[attrs["index"]]
         else:
             raise AssertionError(f"no reference for op {op}")
         values[node] = result
@@ -273,6 +277,24 @@ OP_CASES = {
     ],
     "pixelshuffle": ["input 18x3x4", "pixelshuffle 3"],
     "channelshuffle": ["input 12x3x4", "conv 12 1x1", "channelshuffle 3"],
+    "squeeze-and-excitation gate": [
+        "input 8x5x6",
+        "conv 8 3x3 pad=1; batchnorm",
+        "gate { globalavgpool; conv 2 1x1; relu; conv in_channels 1x1; sigmoid }",
+        "relu",
+    ],
+    "spatial gate": ["input 4x5x5", "gate { conv 1 3x3 pad=1; sigmoid }"],
+    "flat gate": ["input 12", "gate { fc 12; sigmoid }", "fc 3"],
+    "sum of three": [
+        "input 4x6x6",
+        "sum { branch { conv 4 3x3 pad=1 } branch { conv 4 1x1; batchnorm } branch { } }",
+        "relu",
+    ],
+    "chunk and concat (ShuffleNetV2)": [
+        "input 6x5x5",
+        "concat { branch { chunk 2 index=0 } branch { chunk 2 index=1; conv 3 1x1; relu } }",
+    ],
+    "chunk of a flat input": ["input 12", "chunk 3 index=2", "fc 2"],
 }
 
 
@@ -344,7 +366,10 @@ def modern_statements(draw, channels: int) -> str:
         f"residual {{ conv {channels} 3x3 pad=1; {activation}; scale; droppath 0.3 }}",
     ]
     return draw(st.sampled_from(choices))
-LAYER_KINDS = ["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat", "modern", "resampling"]
+LAYER_KINDS = [
+    *["conv", "conv", "conv", "maxpool", "avgpool", "residual", "concat"],
+    *["modern", "resampling", "gate", "sum", "chunk"],
+]
 
 
 @st.composite
@@ -407,6 +432,15 @@ def random_networks(draw) -> str:
             lines.append(draw(modern_statements(channels)))
         elif kind == "resampling":
             lines.append(draw(resampling_layers(channels)))
+        elif kind == "gate":
+            squeeze = draw(st.integers(1, 4))
+            lines.append(f"gate {{ globalavgpool; conv {squeeze} 1x1; relu; conv in_channels 1x1; sigmoid }}")
+        elif kind == "sum":
+            conv = f"conv {channels} ({kh}, {kw}) pad=same"
+            lines.append(f"sum {{ branch {{ {conv} }} branch {{ relu }} branch {{ }} }}")
+        elif kind == "chunk":
+            groups = draw(st.sampled_from([g for g in range(1, channels + 1) if channels % g == 0]))
+            lines.append(f"chunk {groups} index={draw(st.integers(0, groups - 1))}")
         else:
             lines.append(f"concat {{ branch {{ conv 2 ({kh}, {kw}) pad=same }} branch {{ relu }} }}")
         try:

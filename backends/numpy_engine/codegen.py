@@ -274,7 +274,10 @@ class _Writer:
             self.calls.add("local_response_norm")
             values = ", ".join(repr(attrs[name]) for name in ("size", "alpha", "beta", "k"))
             return f"local_response_norm({args[0]}, {values}, {out})"
-        self.calls.add(step.op)  # add, concat
+        if step.op == "chunk":
+            self.calls.add("chunk")
+            return f"chunk({args[0]}, {attrs['groups']}, {attrs['index']}, {out})"
+        self.calls.add(step.op)  # add, concat, mul
         return f"{step.op}([{', '.join(args)}], {out})"
 
 

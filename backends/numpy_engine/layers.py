@@ -225,11 +225,12 @@ class SimpleLayer(Layer):
         "globalmaxpool": tensor_ops.global_max_pool,
         "adaptiveavgpool": tensor_ops.adaptive_avg_pool,
     }
-    ELEMENTWISE = {"relu", "tanh", "sigmoid", "softmax", "leakyrelu", "lrn", "add"}
+    # `mul` writes over its first input only when that has the output's shape (the planner checks).
+    ELEMENTWISE = {"relu", "tanh", "sigmoid", "softmax", "leakyrelu", "lrn", "add", "mul"}
 
     def __init__(self, graph: nx.DiGraph, step: Step):
         super().__init__(graph, step)
-        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat"):
+        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat", "mul", "chunk"):
             raise CnnUsageError(f"the numpy backend cannot run '{step.op}' ({step.head})")
         self.kind = step.op
         self.inplace = step.op in self.ELEMENTWISE
@@ -245,6 +246,10 @@ class SimpleLayer(Layer):
             tensor_ops.local_response_norm(inputs[0], size, alpha, beta, k, out)
         elif op == "add":
             tensor_ops.add(inputs, out)
+        elif op == "mul":
+            tensor_ops.mul(inputs, out)
+        elif op == "chunk":
+            tensor_ops.chunk(inputs[0], attrs["groups"], attrs["index"], out)
         else:
             tensor_ops.concat(inputs, out)
         if self.step.relu:

@@ -209,6 +209,18 @@ def add(inputs: list, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def mul(inputs: list, out: np.ndarray) -> np.ndarray:
+    """The first input times the second, a size of 1 broadcast (a gate's (N, 1, 1, C))."""
+    return np.multiply(inputs[0], inputs[1], out=out)
+
+
+def chunk(x: np.ndarray, groups: int, index: int, out: np.ndarray) -> np.ndarray:
+    """Group `index` of `groups` equal groups of channels: the last axis, images and vectors alike."""
+    size = x.shape[-1] // groups
+    np.copyto(out, x[..., index * size : (index + 1) * size])
+    return out
+
+
 def concat(inputs: list, out: np.ndarray) -> np.ndarray:
     """Along channels: the last axis of NHWC images and of flat vectors alike."""
     return np.concatenate(inputs, axis=-1, out=out)

@@ -24,6 +24,7 @@ INPLACE_SAFE_PRODUCERS = frozenset(
         "batchnorm",
         "fc",
         "add",
+        "mul",
         "concat",
         "maxpool",
         "avgpool",

@@ -310,6 +310,12 @@ def statements(node: Node, module: str, inputs: list[str], out: str) -> list[Sta
         if node.inplace:  # `out` is inputs[0]: sum into the branch's fresh output, like torchvision
             return [Statement(out, Raw(other), "+=") for other in inputs[1:]]
         return [Statement(out, Raw(" + ".join(inputs)))]
+    if op == "mul":  # a Cx1x1 gate broadcasts over CxHxW as in torchvision's SqueezeExcitation
+        return [Statement(out, Raw(f"{inputs[0]} * {inputs[1]}"))]
+    if op == "chunk":  # a view, as torch.chunk gives
+        size = node.input_shape[0] // a["groups"]
+        start = a["index"] * size
+        return [Statement(out, Raw(f"{inputs[0]}[:, {start}:{start + size}]"))]
     if op == "concat":
         return [
             Statement(out, Call("torch.cat", (Seq(tuple(Raw(v) for v in inputs)), Keyword("dim", Raw("1")))))
