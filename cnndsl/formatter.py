@@ -26,7 +26,7 @@ from .parser import _lark, open_grammar, parse
 from .source import SourceFile
 
 _BINARY_RULES = frozenset({"add", "subtract", "multiply", "floordiv", "divide", "modulo"})
-_SIMPLE_STATEMENTS = frozenset({"layer", "call"})
+_SIMPLE_STATEMENTS = frozenset({"layer", "call", "start_from", "outputs"})
 _DEFINITIONS = frozenset({"network", "block"})
 _OPENERS = frozenset({"(", "["})
 _CLOSERS = frozenset({")", "]"})

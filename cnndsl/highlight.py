@@ -15,7 +15,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 from .expressions import SYMBOLS
 from .ops import LAYER_KINDS
 
-KEYWORDS = ("import", "repeat", "residual", "shortcut", "concat", "branch")
+KEYWORDS = ("import", "repeat", "residual", "shortcut", "concat", "branch", "from", "output")
 DECLARATIONS = ("network", "block")
 LAYERS = tuple(sorted({*LAYER_KINDS, "input"}))
 CONSTANTS = tuple(sorted(SYMBOLS))
