@@ -369,8 +369,8 @@ class _Elaborator:
         like = next((a for a in layer.arguments if a.keyword == "like"), None)
         if like is None:
             return layer
-        if op.arg("size") is None:
-            takers = ", ".join(sorted({o.kind for o in ops.OPS.values() if o.arg("size")}))
+        if not ops.takes_size(op):
+            takers = ", ".join(sorted({o.kind for o in ops.OPS.values() if ops.takes_size(o)}))
             message = f"{op.kind} has no size to take from another value; like= works with {takers}"
             raise CnnArgumentError(message, like.keyword_span or like.span)
         if not isinstance(like.value, st.Name):
@@ -446,6 +446,9 @@ class _Elaborator:
             frame.values.define(first.label, x)
         output = self.body(body[1:], x, scope, frame)
         outputs = [output] if self.declared_outputs is None else self.declared_outputs
+        if self.declared_outputs is not None:
+            # The names the caller sees (ONNX output names, summary rows): as `output` wrote them.
+            self.graph.graph["output_names"] = [name.name for name in body[-1].names]
         self.graph.graph.update(
             network=network.name,
             parameters=dict(env),

@@ -13,6 +13,7 @@ from typing import Any
 
 from .arguments import (
     MAX_SIZE,
+    ArgumentProblem,
     bias_spec,
     boolean,
     image_shape,
@@ -484,6 +485,15 @@ _register(
         ),
     )
 )
+
+def takes_size(op: OpDef) -> bool:
+    """Whether `op` has a height x width `size` argument, which `like=NAME` can set."""
+    arg = op.arg("size")
+    try:
+        return arg is not None and arg.convert((2, 3)) == (2, 3)
+    except (ArgumentProblem, TypeError, ValueError):
+        return False
+
 
 LAYER_KINDS = sorted(name for name, op in OPS.items() if not op.structural and name != "input")
 
