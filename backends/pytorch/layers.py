@@ -212,6 +212,9 @@ def statements(node: Node, module: str, inputs: list[str], out: str) -> list[Sta
         if node.inplace:  # `out` is inputs[0]: sum into the branch's fresh output, like torchvision
             return [Statement(out, Raw(other), "+=") for other in inputs[1:]]
         return [Statement(out, Raw(" + ".join(inputs)))]
+    if op == "crop":  # a view of the centre, as U-Net implementations slice it
+        (top, left), (height, width) = a["offset"], a["size"]
+        return [Statement(out, Raw(f"{inputs[0]}[:, :, {top}:{top + height}, {left}:{left + width}]"))]
     if op == "concat":
         return [
             Statement(out, Call("torch.cat", (Seq(tuple(Raw(v) for v in inputs)), Keyword("dim", Raw("1")))))
