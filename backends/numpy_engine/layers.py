@@ -229,7 +229,7 @@ class SimpleLayer(Layer):
 
     def __init__(self, graph: nx.DiGraph, step: Step):
         super().__init__(graph, step)
-        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat"):
+        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat", "crop"):
             raise CnnUsageError(f"the numpy backend cannot run '{step.op}' ({step.head})")
         self.kind = step.op
         self.inplace = step.op in self.ELEMENTWISE
@@ -245,6 +245,8 @@ class SimpleLayer(Layer):
             tensor_ops.local_response_norm(inputs[0], size, alpha, beta, k, out)
         elif op == "add":
             tensor_ops.add(inputs, out)
+        elif op == "crop":
+            tensor_ops.centre_crop(inputs[0], attrs["offset"], attrs["size"], out)
         else:
             tensor_ops.concat(inputs, out)
         if self.step.relu:
