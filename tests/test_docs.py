@@ -123,7 +123,10 @@ def test_language_names_every_keyword_of_the_grammar():
     grammar = (ROOT / "grammars" / "cnn.lark").read_text()
     keywords = set(re.findall(r'"([a-z]+)"', grammar))
     text = LANGUAGE.read_text()
-    assert keywords == {"import", "network", "block", "repeat", "residual", "shortcut", "concat", "branch"}
+    assert keywords == {
+        *("import", "network", "block", "repeat", "residual", "shortcut", "concat", "branch"),
+        *("from", "output"),
+    }
     assert all(f"`{word}`" in text for word in keywords)
 
 
