@@ -388,7 +388,10 @@ class _Elaborator:
     def outputs(self, statement: st.Outputs, x: Value, frame: _Frame) -> Value:
         values = frame.values
         assert values is not None
-        top_level = not values.in_block and values.parent is not None and values.parent.parent is None
+        if values.in_block:
+            message = "only a network declares outputs; `output` cannot appear in a block"
+            raise CnnNameError(message, statement.span)
+        top_level = values.parent is not None and values.parent.parent is None
         if not top_level or values.statements[-1] is not statement:
             raise CnnNameError("`output` must be the last statement of a network", statement.span)
         problems: list[CnnError] = []

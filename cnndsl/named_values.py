@@ -57,6 +57,11 @@ class ValueScope:
         everywhere = list(_labels(self.statements, (0, float("inf"))))
         matches = [(span, done, extent) for label, span, done, extent in everywhere if label == name.name]
         for span, done, (start, end) in matches:
+            if start <= use < end and done > use and span.start < use:
+                return (
+                    f"the value '{name.name}' is used inside the statement that defines it (line "
+                    f"{span.line}); it exists only after that statement"
+                )
             if start <= use < end and done > use:
                 return (
                     f"the value '{name.name}' is used before it exists: it is defined at line "
