@@ -32,6 +32,7 @@ from .errors import (
 )
 from .expressions import Unavailable, describe_integer, describe_value, evaluate, truth
 from .name_check import layer_written_as_call, unknown_name
+from .named_values import INPUT, ValueScope
 from .passes import infer_node
 from .program import Program
 from .source import Span
@@ -91,6 +92,7 @@ class _Frame:
     env: Mapping[str, Any]
     chain: tuple[CallFrame, ...] = ()
     active: tuple[str, ...] = ()
+    values: ValueScope | None = None  # the named values visible here (named_values.py)
 
 
 Value = str | None  # the node id carrying the current tensor; None once an error made it unknown
@@ -103,6 +105,7 @@ class _Elaborator:
         self.sink = DiagnosticSink(list(program.problems))
         self.depth = 0  # bodies currently being elaborated, one inside the other
         self.bodies = 0  # bodies elaborated so far, to bound unrolling
+        self.declared_outputs: list[Value] | None = None  # from `output a, b`; None: the last value
 
     # ----- errors ---------------------------------------------------------------------------
     def report(self, error: CnnError, frame: _Frame) -> None:
@@ -169,6 +172,8 @@ class _Elaborator:
             self.report(CnnNameError(message, statements[0].span), frame)
             return None
         self.depth += 1
+        if frame.values is not None:
+            frame = replace(frame, values=frame.values.child())
         try:
             for statement in statements:
                 try:
@@ -176,6 +181,8 @@ class _Elaborator:
                 except CnnError as error:
                     self.report(error, frame)
                     x = None
+                if statement.label and frame.values is not None:
+                    frame.values.define(statement.label, x)
         finally:
             self.depth -= 1
         return x
@@ -197,6 +204,10 @@ class _Elaborator:
             return self.gate(statement, x, scope, frame)
         if isinstance(statement, st.Sum):
             return self.sum(statement, x, scope, frame)
+        if isinstance(statement, st.StartFrom):
+            return self.named_value(statement.source, frame)
+        if isinstance(statement, st.Outputs):
+            return self.outputs(statement, x, frame)
         raise TypeError(f"unknown statement {statement!r}")
 
     def layer_or_bare_call(self, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
@@ -217,6 +228,11 @@ class _Elaborator:
         raise CnnNameError(unknown_name(self.program, layer.kind, "layer or block"), layer.kind_span)
 
     def layer(self, op: ops.OpDef, layer: st.Layer, x: Value, scope: _Scope, frame: _Frame) -> Value:
+        sized = self.size_like(op, layer, frame)
+        if sized is None:  # `like=` names a value an earlier error left unknown
+            scope.name(layer.label, op.kind, _label_span(layer))
+            return None
+        layer = sized
         attrs, spans = bind_layer_arguments(op, layer, lambda expr: self.evaluate(expr, frame))
         name = scope.name(layer.label, op.kind, _label_span(layer))
         if x is None:
@@ -246,10 +262,16 @@ class _Elaborator:
         repeated = call.label and call.times is not None
         outer = scope.child(scope.claim(call.label, _label_span(call))) if repeated else scope
         for index in range(times):
+            if index:  # `in_channels` and friends describe this repetition's input, not the first's
+                env, signature = bind_block_arguments(
+                    definition, call, lambda expr: self.evaluate(expr, frame), self.input_names(x)
+                )
+                inner_frame = _Frame(env, (CallFrame(signature, call.span), *frame.chain), inner_frame.active)
             label = call.label if call.times is None else None
             block_scope = outer.child(outer.name(label, call.block, _label_span(call)))
             before = self._progress()
-            x = self.body(definition.body, x, block_scope, inner_frame)
+            values = ValueScope.root(definition.body, x, in_block=True)
+            x = self.body(definition.body, x, block_scope, replace(inner_frame, values=values))
             if index == 0 and call.times is not None:
                 self._check_unrolling(before, times, call.times.span)
         return x
@@ -333,10 +355,10 @@ class _Elaborator:
         target = scope.child(scope.claim(concat.label, _label_span(concat))) if concat.label else scope
         if not concat.branches:
             raise CnnArgumentError("concat needs at least one branch", concat.span)
-        outputs = [
-            self.body(branch.body, x, target.child(target.fresh("branch")), frame)
-            for branch in concat.branches
-        ]
+        outputs = []
+        for branch in concat.branches:
+            start = self.branch_input(branch, x, frame)
+            outputs.append(self.body(branch.body, start, target.child(target.fresh("branch")), frame))
         if x is None or any(output is None for output in outputs):
             return None
         shapes = [self.graph.nodes[o]["shape"] for o in outputs]
@@ -383,9 +405,9 @@ class _Elaborator:
         target = scope.child(scope.claim(merge.label, _label_span(merge))) if merge.label else scope
         if len(merge.branches) < 2:
             raise CnnArgumentError("sum needs at least two branches", merge.span)
-        outputs = [
-            self.body(branch.body, x, target.child(target.fresh("branch")), frame)
-            for branch in merge.branches
+        outputs = [  # a branch starts from the sum's input, or from `branch from NAME` (FPN)
+            self.body(branch.body, start, target.child(target.fresh("branch")), frame)
+            for branch, start in ((b, self.branch_input(b, x, frame)) for b in merge.branches)
         ]
         if x is None or any(output is None for output in outputs):
             return None
@@ -396,6 +418,70 @@ class _Elaborator:
         node_id = target.qualified(target.fresh("add"))
         return self.add_node(ops.OPS["add"], {}, outputs, node_id, target, merge.span, frame)
 
+    # ----- named values and several outputs (named_values.py) -----------------------------
+    def named_value(self, name: st.Name, frame: _Frame) -> Value:
+        assert frame.values is not None
+        return frame.values.resolve(name)
+
+    def branch_input(self, branch: st.Branch, x: Value, frame: _Frame) -> Value:
+        """What a branch starts from: the merge's input, or the value `branch from NAME` names."""
+        if branch.source is None:
+            return x
+        try:
+            return self.named_value(branch.source, frame)
+        except CnnError as error:
+            self.report(error, frame)
+            return None
+
+    def size_like(self, op: ops.OpDef, layer: st.Layer, frame: _Frame) -> st.Layer | None:
+        """`crop like=enc4`: the layer with `size=HxW` set to that value's height and width."""
+        like = next((a for a in layer.arguments if a.keyword == "like"), None)
+        if like is None:
+            return layer
+        if not ops.takes_size(op):
+            takers = ", ".join(sorted({o.kind for o in ops.OPS.values() if ops.takes_size(o)}))
+            message = f"{op.kind} has no size to take from another value; like= works with {takers}"
+            raise CnnArgumentError(message, like.keyword_span or like.span)
+        if not isinstance(like.value, st.Name):
+            raise CnnArgumentError("like= takes the name of a value, e.g. like=enc4", like.value.span)
+        source = self.named_value(like.value, frame)
+        if source is None:
+            return None
+        shape = self.graph.nodes[source]["shape"]
+        if len(shape) != 3:
+            message = f"like={like.value.name} needs a CxHxW value, but '{like.value.name}' is {_dims(shape)}"
+            raise CnnShapeError(message, like.value.span)
+        size = st.Argument(st.Dims(tuple(shape[1:]), like.value.span), like.span, "size", like.keyword_span)
+        return replace(layer, arguments=tuple(size if a is like else a for a in layer.arguments))
+
+    def outputs(self, statement: st.Outputs, x: Value, frame: _Frame) -> Value:
+        values = frame.values
+        assert values is not None
+        if values.in_block:
+            message = "only a network declares outputs; `output` cannot appear in a block"
+            raise CnnNameError(message, statement.span)
+        top_level = values.parent is not None and values.parent.parent is None
+        if not top_level or values.statements[-1] is not statement:
+            raise CnnNameError("`output` must be the last statement of a network", statement.span)
+        problems: list[CnnError] = []
+        found: list[Value] = []
+        for name in statement.names:
+            try:
+                value = self.named_value(name, frame)
+            except CnnError as error:
+                problems.append(error)
+                value = None
+            if value is not None and value in found:
+                problems.append(CnnNameError(f"output lists the value '{name.name}' twice", name.span))
+            elif value is not None and self.graph.nodes[value]["op"] == "input":
+                message = f"'{name.name}' is the network's input, which cannot also be an output"
+                problems.append(CnnNameError(message, name.span))
+            found.append(value)
+        self.declared_outputs = found
+        if problems:
+            raise CnnError([d for problem in problems for d in problem.diagnostics])
+        return x
+
     # ----- networks -------------------------------------------------------------------------
     def network(
         self, network: st.Definition, overrides: Mapping[str, Any], input_shape: tuple[int, ...] | None
@@ -405,7 +491,7 @@ class _Elaborator:
         if len(self.sink.diagnostics) > known_problems:
             # A parameter without a value would make every use of it a second, dependent error.
             return self.graph
-        frame = _Frame(env)
+        frame = _Frame(env, values=ValueScope.root(network.body, None, in_block=False))
         scope = _Scope(())
         body = network.body
         first = body[0] if body else None
@@ -427,13 +513,21 @@ class _Elaborator:
         except CnnError as error:
             self.report(error, frame)
         # The network body's `in_channels` and friends describe its input; parameters come first.
-        frame = _Frame({**self.input_names(x), **env})
+        frame = replace(frame, env={**self.input_names(x), **env})
+        assert frame.values is not None
+        frame.values.define(INPUT, x)
+        if first.label:
+            frame.values.define(first.label, x)
         output = self.body(body[1:], x, scope, frame)
+        outputs = [output] if self.declared_outputs is None else self.declared_outputs
+        if self.declared_outputs is not None:
+            # The names the caller sees (ONNX output names, summary rows): as `output` wrote them.
+            self.graph.graph["output_names"] = [name.name for name in body[-1].names]
         self.graph.graph.update(
             network=network.name,
             parameters=dict(env),
             inputs=[x] if x else [],
-            outputs=[output] if output else [],
+            outputs=outputs if all(outputs) else [],
             source=self.program.source.name,
         )
         return self.graph

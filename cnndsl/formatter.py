@@ -28,7 +28,7 @@ from .parser import open_grammar, parse
 from .source import SourceFile
 
 _BINARY_RULES = frozenset({"add", "subtract", "multiply", "floordiv", "divide", "modulo"})
-_SIMPLE_STATEMENTS = frozenset({"layer", "call"})
+_SIMPLE_STATEMENTS = frozenset({"layer", "call", "start_from", "outputs"})
 _BRANCHING = frozenset({"concat", "sum_block"})  # always one branch per line
 _DEFINITIONS = frozenset({"network", "block"})
 _OPENERS = frozenset({"(", "["})

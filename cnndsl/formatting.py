@@ -44,6 +44,13 @@ def _totals(summary: Summary) -> list[tuple[str, str]]:
     ]
 
 
+def _outputs_text(summary: Summary) -> str:
+    """`output 10`, or for several outputs `outputs seg 2x7x7, cls 3` in their declared order."""
+    if not summary.outputs:
+        return f"output {dims(summary.output_shape)}"
+    return "outputs " + ", ".join(f"{name} {dims(shape)}" for name, shape in summary.outputs)
+
+
 def render_table(summary: Summary) -> str:
     header = ("Layer", "Op", "Output shape", "Params", "MACs")
     body = [(r.name, r.op, dims(r.output_shape), f"{r.params:,}", f"{r.macs:,}") for r in summary.rows]
@@ -57,7 +64,7 @@ def render_table(summary: Summary) -> str:
     rule_width = len(line(header))
     out = [
         f"{summary.network} ({summary.source}): "
-        f"input {dims(summary.input_shape)} -> output {dims(summary.output_shape)}",
+        f"input {dims(summary.input_shape)} -> {_outputs_text(summary)}",
         "=" * rule_width,
         line(header).rstrip(),
         "-" * rule_width,
@@ -71,10 +78,14 @@ def render_table(summary: Summary) -> str:
 
 
 def to_dict(summary: Summary) -> dict:
+    outputs = {}
+    if summary.outputs:  # only for several outputs, so that one-output summaries stay as they were
+        outputs = {"outputs": [{"name": name, "shape": list(shape)} for name, shape in summary.outputs]}
     return {
         "network": summary.network,
         "input_shape": list(summary.input_shape),
         "output_shape": list(summary.output_shape),
+        **outputs,
         "params": summary.params,
         "trainable_params": summary.trainable_params,
         "buffers": summary.buffers,
@@ -109,7 +120,7 @@ def render_markdown(summary: Summary) -> str:
     out = [
         f"### {summary.network}",
         "",
-        f"Input {dims(summary.input_shape)}, output {dims(summary.output_shape)}.",
+        f"Input {dims(summary.input_shape)}, {_outputs_text(summary)}.",
         "",
         "| Layer | Op | Output shape | Params | MACs |",
         "|---|---|---|---:|---:|",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from .errors import CallFrame
+from .summary import output_names
 
 Scope = tuple[str, ...]
 
@@ -111,6 +112,8 @@ def describe_op(op: str, attrs: dict) -> str:
         parts.append(attrs["mode"])
     elif op == "pixelshuffle":  # channelshuffle's groups are shown below, as a conv's are
         parts.append(str(attrs["factor"]))
+    elif op == "crop":
+        parts.append(_dims(attrs["size"]))
     stride = attrs.get("stride")
     if stride and stride != (1, 1):
         parts.append(f"/{stride[0]}" if stride[0] == stride[1] else f"/{_dims(stride)}")
@@ -167,6 +170,9 @@ def build_view(graph: nx.DiGraph, depth: int | None = None) -> GraphView:
     nodes: dict[str, ViewNode] = {}
     representative: dict[str, str] = {}
     folded: dict[str, list[str]] = {}
+    outputs = graph.graph["outputs"]
+    # Several outputs: each output node says which one it is (`output aux`).
+    declared = dict(zip(outputs, output_names(graph))) if len(outputs) > 1 else {}
     for node, data in graph.nodes(data=True):
         scope = data["scope"]
         if depth is not None and len(scope) > depth:
@@ -184,6 +190,8 @@ def build_view(graph: nx.DiGraph, depth: int | None = None) -> GraphView:
         else:
             op_text = describe_op(data["op"], data["attrs"])
             lines = [name, op_text, _dims(data["shape"]), *_params_line(data["params"])]
+        if node in declared:
+            lines.append(f"output {declared[node]}")
         nodes[node] = ViewNode(node, lines, FAMILIES.get(data["op"], "other"), scope)
     for fold_id, members in folded.items():
         fold_scope = tuple(fold_id.split("."))
@@ -221,5 +229,5 @@ def _title(graph: nx.DiGraph) -> str:
     inputs, outputs = graph.graph["inputs"], graph.graph["outputs"]
     params = sum(data["params"] for _, data in graph.nodes(data=True))
     shape_in = _dims(graph.nodes[inputs[0]]["shape"]) if inputs else "?"
-    shape_out = _dims(graph.nodes[outputs[0]]["shape"]) if outputs else "?"
+    shape_out = ", ".join(_dims(graph.nodes[node]["shape"]) for node in outputs) or "?"
     return f"{graph.graph['network']}: {shape_in} -> {shape_out}, {params:,} params"

@@ -15,7 +15,7 @@ from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation
 from .expressions import SYMBOLS
 from .ops import LAYER_KINDS
 
-KEYWORDS = ("import", "repeat", "residual", "shortcut", "concat", "branch")
+KEYWORDS = ("import", "repeat", "residual", "shortcut", "concat", "branch", "from", "output")
 KEYWORDS += ("if", "else", "gate", "sum", "and", "or", "not")  # adaptive blocks and merges
 DECLARATIONS = ("network", "block")
 LAYERS = tuple(sorted({*LAYER_KINDS, "input"}))

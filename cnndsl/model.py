@@ -11,7 +11,7 @@ from .errors import CnnUsageError
 from .expressions import describe_value
 from .formatting import RENDERERS
 from .program import Program
-from .summary import Row, Summary, op_rows, summarize
+from .summary import Row, Summary, op_rows, output_names, summarize
 
 
 class Model:
@@ -32,6 +32,16 @@ class Model:
     @property
     def output_shape(self) -> tuple[int, ...]:
         return self.graph.nodes[self.graph.graph["outputs"][0]]["shape"]
+
+    @property
+    def output_shapes(self) -> list[tuple[int, ...]]:
+        """Every output's shape, in the order `output a, b` lists them (one for most networks)."""
+        return [self.graph.nodes[node]["shape"] for node in self.graph.graph["outputs"]]
+
+    @property
+    def output_names(self) -> list[str]:
+        """The outputs' names as `output a, b` wrote them; the last node's id without one."""
+        return output_names(self.graph)
 
     @cached_property
     def layers(self) -> list[Row]:

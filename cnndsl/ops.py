@@ -824,6 +824,43 @@ for _op in (
     _register(_op)
 
 
+# ----- taking sizes from other values (`crop like=enc4`) ---------------------------------------
+def _crop_shape(inputs, attrs):
+    channels, h, w = require_image(inputs[0], "crop")
+    out_h, out_w = attrs["size"]
+    if out_h > h or out_w > w:
+        raise ShapeProblem(
+            f"crop to {out_h}x{out_w} is larger than its input {_dims((channels, h, w))}", "size"
+        )
+    # The centre, rounding the offset down when the margin is odd (as the U-Net implementations do).
+    attrs["offset"] = ((h - out_h) // 2, (w - out_w) // 2)
+    return (channels, out_h, out_w)
+
+
+_register(
+    OpDef(
+        "crop",
+        "Centre crop to a height x width, or to another value's with like=NAME (U-Net).",
+        "crop 28x28",
+        _crop_shape,
+        args=(Arg("size", pair, positional=True, help="height x width; like=NAME takes that value's"),),
+        notes=(
+            "`like=NAME` works with every layer that has a `size` argument: it sets `size` to the "
+            "height and width of the named value, resolved when the network is checked.",
+            "When the margin is odd, the extra row or column is cropped from the bottom or right.",
+        ),
+    )
+)
+
+def takes_size(op: OpDef) -> bool:
+    """Whether `op` has a height x width `size` argument, which `like=NAME` can set."""
+    arg = op.arg("size")
+    try:
+        return arg is not None and arg.convert((2, 3)) == (2, 3)
+    except (ArgumentProblem, TypeError, ValueError):
+        return False
+
+
 LAYER_KINDS = sorted(name for name, op in OPS.items() if not op.structural and name != "input")
 
 

@@ -303,6 +303,18 @@ class _ToSyntaxTree(Transformer):
     def branch(self, meta, children):
         return st.Branch(children[0], self._s(meta))
 
+    def branch_from(self, meta, children):
+        name, body = children
+        return st.Branch(body, self._s(meta), st.Name(str(name), _span(self.source, name)))
+
+    def start_from(self, meta, children):
+        name = children[0]
+        return st.StartFrom(st.Name(str(name), _span(self.source, name)), self._s(meta))
+
+    def outputs(self, meta, children):
+        names = tuple(st.Name(str(name), _span(self.source, name)) for name in children)
+        return st.Outputs(names, self._s(meta))
+
     def concat(self, meta, children):
         return st.Concat(tuple(children), self._s(meta))
 

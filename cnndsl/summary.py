@@ -41,6 +41,8 @@ class Summary:
     macs: int
     activation_values: int  # sum of every op's output size, one image
     notes: tuple[str, ...] = field(default=())
+    # (name, shape) of every output when `output a, b` declares several; empty for one output.
+    outputs: tuple[tuple[str, tuple[int, ...]], ...] = field(default=())
 
     @property
     def flops(self) -> int:
@@ -118,6 +120,11 @@ def padding_notes(graph: nx.DiGraph) -> list[str]:
     return notes
 
 
+def output_names(graph: nx.DiGraph) -> list[str]:
+    """The outputs' names as `output a, b` wrote them; the last node's id without one."""
+    return list(graph.graph.get("output_names") or graph.graph["outputs"])
+
+
 def summarize(graph: nx.DiGraph, depth: int | None = None) -> Summary:
     """The totals and rows of a checked graph; `depth` folds ops nested deeper than that many scopes."""
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
@@ -137,6 +144,11 @@ def summarize(graph: nx.DiGraph, depth: int | None = None) -> Summary:
         macs=sum(r.macs for r in rows),
         activation_values=sum(_numel(r.output_shape) for r in rows),
         notes=tuple(padding_notes(graph)),
+        outputs=tuple(
+            (name, graph.nodes[node]["shape"]) for name, node in zip(output_names(graph), outputs)
+        )
+        if len(outputs) > 1
+        else (),
     )
 
 

@@ -148,6 +148,7 @@ class Residual:
 class Branch:
     body: tuple[Statement, ...]
     span: Span
+    source: Name | None = None  # `branch from enc4 { ... }` starts from a named value
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,28 @@ class Sum:
     label_span: Span | None = None  # where `label:` was written
 
 
-Statement = Layer | Call | Repeat | Residual | Concat | If | Gate | Sum
+
+@dataclass(frozen=True)
+class StartFrom:
+    """`from enc4`: the statements after it continue from the value named enc4."""
+
+    source: Name
+    span: Span
+    label: None = None  # never labelled; here so every statement has the attribute
+    label_span: None = None
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """`output logits, aux`: the network's outputs, in the order the caller receives them."""
+
+    names: tuple[Name, ...]
+    span: Span
+    label: None = None
+    label_span: None = None
+
+
+Statement = Layer | Call | Repeat | Residual | Concat | If | Gate | Sum | StartFrom | Outputs
 
 
 # ----- definitions -------------------------------------------------------------------------

@@ -124,7 +124,7 @@ def test_language_names_every_keyword_of_the_grammar():
     keywords = set(re.findall(r'"([a-z]+)"', grammar))
     text = LANGUAGE.read_text()
     structure = {"import", "network", "block", "repeat", "residual", "shortcut", "concat", "branch"}
-    assert keywords == structure | {"if", "else", "gate", "sum", "and", "or", "not"}
+    assert keywords == structure | {"if", "else", "gate", "sum", "and", "or", "not", "from", "output"}
     assert all(f"`{word}`" in text for word in keywords)
 
 

@@ -71,6 +71,12 @@ def test_the_corpus_covers_the_spec():
         "absurd_sizes",
         "several_errors",
         "block_chain",
+        # issue 9: named values, several outputs, crops
+        "named_value_before_definition",
+        "named_value_sibling_branch",
+        "named_value_unknown",
+        "crop_larger_than_input",
+        "output_unknown_name",
     ]:
         assert required in names, f"tests/bad/{required}.cnn is missing"
 

@@ -277,6 +277,9 @@ class _Writer:
         if step.op == "chunk":
             self.calls.add("chunk")
             return f"chunk({args[0]}, {attrs['groups']}, {attrs['index']}, {out})"
+        if step.op == "crop":
+            self.calls.add("centre_crop")
+            return f"centre_crop({args[0]}, {attrs['offset']!r}, {attrs['size']!r}, {out})"
         self.calls.add(step.op)  # add, concat, mul
         return f"{step.op}([{', '.join(args)}], {out})"
 
@@ -383,11 +386,18 @@ def generate_source(model: Model, conv_algorithm: str = "auto", logits: bool = F
     first = writer.variable(values[graph.graph["inputs"][0]])
     for step in steps:
         writer.step(step)
-    output = writer.variable(values[graph.graph["outputs"][0]])
-    image_in, image_out = (
-        len(model.input_shape) == 3,
-        len(graph.nodes[values[graph.graph["outputs"][0]]]["shape"]) == 3,
-    )
+    if logits and len(graph.graph["outputs"]) > 1:
+        from cnndsl.errors import CnnUsageError
+
+        raise CnnUsageError(f"logits=True needs a network with one output; {model.name} has several")
+    image_in = len(model.input_shape) == 3
+    returned = []  # several outputs are returned as a tuple, in the declared order
+    for node in graph.graph["outputs"]:
+        output = writer.variable(values[node])
+        image_out = len(graph.nodes[values[node]]["shape"]) == 3
+        returned.append(
+            f"np.ascontiguousarray({output}.transpose(0, 3, 1, 2))" if image_out else f"{output}.copy()"
+        )
     wrappers = [_WRAPPERS[name].strip() for name in _WRAPPERS if name in writer.calls]
     kernels = _kernel_source(writer.calls.union(*(_wrapper_names(text) for text in wrappers)))
     dims = ", ".join(str(d) for d in model.input_shape)
@@ -400,9 +410,7 @@ def generate_source(model: Model, conv_algorithm: str = "auto", logits: bool = F
         first=first,
         to_internal="np.ascontiguousarray(x.transpose(0, 2, 3, 1))" if image_in else "x.copy()",
         forward="\n".join(indent + line for line in writer.forward),
-        to_output=f"np.ascontiguousarray({output}.transpose(0, 3, 1, 2))"
-        if image_out
-        else f"{output}.copy()",
+        to_output=", ".join(returned),
     )
     shapes = "\n".join(f"    {key!r}: {shape!r}," for key, shape in parameter_shapes(graph).items())
     source = graph.graph.get("source", model.name)

@@ -32,12 +32,13 @@ class _Arena:
 
     def __init__(self, network: NumpyNetwork, batch: int):
         steps, layers = network.steps, network.layers
-        input_value, output_value = network.input_value, network.output_value
+        input_value = network.input_value
         last_use = {input_value: -1}
         for index, step in enumerate(steps):
             for value in step.inputs:
                 last_use[value] = index
-        last_use[output_value] = len(steps)
+        for output_value in network.output_values:
+            last_use[output_value] = len(steps)
 
         sizes: list[int] = []
         free: list[int] = []
@@ -83,7 +84,7 @@ class _Arena:
             padded_view = None if padded is None else self._view(padded, needs.padded)
             self.calls.append((layer, inputs, self.views[step.output], padded_view))
         self.input = self.views[input_value]
-        self.output = self.views[output_value]
+        self.outputs = [self.views[value] for value in network.output_values]
 
     def _view(self, slot: int, shape: tuple[int, ...]) -> np.ndarray:
         return self.buffers[slot][: math.prod(shape)].reshape(shape)
@@ -128,7 +129,10 @@ class NumpyNetwork:
         graph = model.graph
         self.steps, values = plan_steps(graph, fuse, logits)
         self.input_value = values[graph.graph["inputs"][0]]
-        self.output_value = values[graph.graph["outputs"][0]]
+        if logits and len(graph.graph["outputs"]) > 1:
+            raise CnnUsageError(f"logits=True needs a network with one output; {model.name} has several")
+        # Several outputs (`output a, b`) come back as a tuple, in the declared order.
+        self.output_values = [values[node] for node in graph.graph["outputs"]]
         self._shapes = parameter_shapes(graph)
         self._arenas: dict[int, _Arena] = {}
         if weights is None:
@@ -214,11 +218,12 @@ class NumpyNetwork:
         np.copyto(arena.input, x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
         return arena
 
-    def _finish(self, arena: _Arena) -> np.ndarray:
-        result = arena.output
-        if result.ndim == 4:
-            return np.ascontiguousarray(result.transpose(0, 3, 1, 2))
-        return result.copy()
+    def _finish(self, arena: _Arena) -> np.ndarray | tuple[np.ndarray, ...]:
+        results = tuple(
+            np.ascontiguousarray(result.transpose(0, 3, 1, 2)) if result.ndim == 4 else result.copy()
+            for result in arena.outputs
+        )
+        return results if len(results) > 1 else results[0]
 
     def algorithms(self) -> dict[str, str]:
         """Each step's head node id and the kernel it runs (`conv 3x3 winograd`, `maxpool`, ...)."""

@@ -230,7 +230,7 @@ class SimpleLayer(Layer):
 
     def __init__(self, graph: nx.DiGraph, step: Step):
         super().__init__(graph, step)
-        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat", "mul", "chunk"):
+        if step.op not in (*self.UNARY, "leakyrelu", "lrn", "add", "concat", "mul", "chunk", "crop"):
             raise CnnUsageError(f"the numpy backend cannot run '{step.op}' ({step.head})")
         self.kind = step.op
         self.inplace = step.op in self.ELEMENTWISE
@@ -250,6 +250,8 @@ class SimpleLayer(Layer):
             tensor_ops.mul(inputs, out)
         elif op == "chunk":
             tensor_ops.chunk(inputs[0], attrs["groups"], attrs["index"], out)
+        elif op == "crop":
+            tensor_ops.centre_crop(inputs[0], attrs["offset"], attrs["size"], out)
         else:
             tensor_ops.concat(inputs, out)
         if self.step.relu:

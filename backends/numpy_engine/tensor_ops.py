@@ -224,3 +224,10 @@ def chunk(x: np.ndarray, groups: int, index: int, out: np.ndarray) -> np.ndarray
 def concat(inputs: list, out: np.ndarray) -> np.ndarray:
     """Along channels: the last axis of NHWC images and of flat vectors alike."""
     return np.concatenate(inputs, axis=-1, out=out)
+
+
+def centre_crop(x: np.ndarray, offset: tuple, size: tuple, out: np.ndarray) -> np.ndarray:
+    """The size[0] x size[1] window of NHWC `x` starting at offset (top, left)."""
+    top, left = offset
+    out[...] = x[:, top : top + size[0], left : left + size[1], :]
+    return out

@@ -48,20 +48,23 @@ class Dataflow:
     """Variables and in-place decisions for the nodes of `forward`, in execution order."""
 
     order: list[str]
-    output: str
+    output: str  # the first output
+    outputs: list[str] = field(default_factory=list)  # all of them, in the declared order
     variables: dict[str, str] = field(default_factory=dict)
     inplace: set[str] = field(default_factory=set)
 
 
-def plan_dataflow(graph: nx.DiGraph, order: list[str], output: str) -> Dataflow:
-    """Assign variables to `order` (the input node first, `output` computed last or earlier)."""
+def plan_dataflow(graph: nx.DiGraph, order: list[str], output: str | list[str]) -> Dataflow:
+    """Assign variables to `order` (the input node first; the outputs computed last or earlier)."""
+    outputs = [output] if isinstance(output, str) else list(output)
     last_use: dict[str, int] = {}
     for index, node in enumerate(order):
         for source in graph.nodes[node]["inputs"]:
             last_use[source] = index
-    last_use[output] = len(order)  # returned at the end
+    for node in outputs:
+        last_use[node] = len(order)  # returned at the end
 
-    flow = Dataflow(order, output)
+    flow = Dataflow(order, outputs[0], outputs)
     free: list[str] = []
     fresh = _names()
 

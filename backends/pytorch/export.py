@@ -1,7 +1,8 @@
 """ONNX export of a compiled module (`cnndsl compile --format onnx`), checked against torch's run.
 
 torch.onnx's exporter (torch.export underneath) writes one self-contained file: weights
-inside, the batch dimension dynamic, inputs and outputs named `input` and `output`, and
+inside, the batch dimension dynamic, the input named `input` and the output `output` (several
+outputs keep their names from `output a, b`), and
 cnndsl's marker in the model's doc_string so a later compile may overwrite it.
 """
 
@@ -83,7 +84,8 @@ def export_onnx(module: Any, model: Model, path: Path) -> None:
                 dynamo=True,
                 external_data=False,
                 input_names=["input"],
-                output_names=["output"],
+                # Several outputs keep the names `output a, b` gave them, in that order.
+                output_names=model.output_names if len(model.output_names) > 1 else ["output"],
                 dynamic_shapes=({0: batch},),
                 verbose=False,
             )

@@ -316,6 +316,9 @@ def statements(node: Node, module: str, inputs: list[str], out: str) -> list[Sta
         size = node.input_shape[0] // a["groups"]
         start = a["index"] * size
         return [Statement(out, Raw(f"{inputs[0]}[:, {start}:{start + size}]"))]
+    if op == "crop":  # a view of the centre, as U-Net implementations slice it
+        (top, left), (height, width) = a["offset"], a["size"]
+        return [Statement(out, Raw(f"{inputs[0]}[:, :, {top}:{top + height}, {left}:{left + width}]"))]
     if op == "concat":
         return [
             Statement(out, Call("torch.cat", (Seq(tuple(Raw(v) for v in inputs)), Keyword("dim", Raw("1")))))

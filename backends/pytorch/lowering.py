@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
+from cnndsl.errors import CnnUsageError
 from cnndsl.model import Model
+from cnndsl.summary import output_names
 
 from ..python_text import string_literal
 from . import helpers, layers, naming
@@ -47,6 +49,7 @@ class Plan:
     logits: bool = False
     example_key: str = ""  # the first parameter's state_dict key, quoted in the docstring
     helpers: list[str] = field(default_factory=list)  # classes from helpers.py the module defines
+    outputs: list[str] = field(default_factory=list)  # the names of several outputs; empty for one
 
 
 def _dims(shape: tuple[int, ...]) -> str:
@@ -57,6 +60,9 @@ def lower(model: Model, logits: bool = False) -> Plan:
     """Decide the generated module for `model`; `logits` leaves out a trailing softmax/sigmoid."""
     graph: nx.DiGraph = model.graph
     output = graph.graph["outputs"][0]
+    several = len(graph.graph["outputs"]) > 1
+    if logits and several:
+        raise CnnUsageError(f"logits=True needs a network with one output; {model.name} has several")
     dropped = None
     if logits and graph.nodes[output]["op"] in HEADS:
         dropped, output = graph.nodes[output]["op"], graph.nodes[output]["inputs"][0]
@@ -68,7 +74,7 @@ def lower(model: Model, logits: bool = False) -> Plan:
         class_name=naming.class_name(model.name),
         source=graph.graph.get("source", ""),
         description=description(model),
-        totals=f"{_dims(model.input_shape)} -> {_dims(model.output_shape)}, "
+        totals=f"{_dims(model.input_shape)} -> {', '.join(_dims(s) for s in model.output_shapes)}, "
         f"{model.params:,} parameters, {model.macs:,} MACs",
         logits=logits,
         example_key=next((f"{node}.weight" for node in order if graph.nodes[node]["params"]), ""),
@@ -78,7 +84,8 @@ def lower(model: Model, logits: bool = False) -> Plan:
         ("output_activation", Raw(string_literal(activation) if activation else "None")),
         ("dropped_head", Raw(string_literal(dropped) if dropped else "None")),
     ]
-    flow = plan_dataflow(graph, order, output)
+    result.outputs = output_names(graph) if several else []
+    flow = plan_dataflow(graph, order, graph.graph["outputs"] if several else output)
     taken: set[str] = set()
 
     def constant(node_id: str, what: str) -> str:
@@ -166,7 +173,8 @@ def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow
         result.forward.extend(_notes(comments.line_of(data)))
         inputs = [flow.variables[source] for source in data["inputs"]]
         result.forward.extend(layers.statements(node, module, inputs, flow.variables[node_id]))
-    result.forward.append(layers.Statement("return", Raw(flow.variables[flow.output]), ""))
+    returned = ", ".join(flow.variables[node] for node in flow.outputs)  # a tuple for several outputs
+    result.forward.append(layers.Statement("return", Raw(returned), ""))
 
 
 def _alias_name(name: str, taken: set[str]) -> str:

@@ -52,6 +52,9 @@ def _class_docstring(result: Plan) -> list[str]:
         f"Submodule and parameter names are the .cnn node ids{keys}; comments in forward() "
         "point at the .cnn line of each statement."
     )
+    if result.outputs:
+        names = ", ".join(result.outputs)
+        about.append(f"forward() returns a tuple of {len(result.outputs)} tensors, in this order: {names}.")
     if result.logits:
         about.append(
             "Compiled with logits=True: forward() returns the scores before the trailing "
@@ -87,7 +90,10 @@ def render_source(result: Plan) -> str:
     lines += ["", *render(signature, INDENT, suffix=" -> None:"), f"{body}super().__init__()"]
     for line in result.init:
         lines.extend(_statement(line, body))
-    lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> torch.Tensor:"]
+    returns = "torch.Tensor"
+    if result.outputs:
+        returns = f"tuple[{', '.join('torch.Tensor' for _ in result.outputs)}]"
+    lines += ["", f"{INDENT}def forward(self, x: torch.Tensor) -> {returns}:"]
     for line in result.forward:
         lines.extend(_statement(line, body))
     return checked_source("\n".join(lines) + "\n", f"PyTorch module for network {result.network}")

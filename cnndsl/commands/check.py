@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{source.name}: ok (blocks only, no network)")
         for model in models:
             print(
-                f"{source.name}: ok: {model.name} {_dims(model.input_shape)} -> {_dims(model.output_shape)}, "
+                f"{source.name}: ok: {model.name} {_dims(model.input_shape)} -> "
+                f"{', '.join(_dims(shape) for shape in model.output_shapes)}, "
                 f"{model.params:,} params, {model.macs:,} MACs"
             )
     return status

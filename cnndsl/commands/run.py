@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,14 @@ def run(args: argparse.Namespace) -> int:
 
     np = require_module("numpy", "numpy")
     model = load_from_args(args)
+    names = model.output_names
+    if len(names) > 1 and args.top:
+        raise CnnUsageError(f"--top needs a network with one output; {model.name} has {len(names)}")
+    if len(names) > 1 and args.output and Path(args.output).suffix.lower() != ".npz":
+        raise CnnUsageError(
+            f"{model.name} has {len(names)} outputs: --output must name an .npz file to hold them all, "
+            f"found '{Path(args.output).name}'"
+        )
     batch = input_batch(Path(args.input), model.input_shape) if args.input else args.batch or 1
     check_fits(model, batch)  # before the input, the weights or any activation is allocated
     if args.input:
@@ -72,14 +81,34 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     y = network(x)
     elapsed = time.perf_counter() - start
+    if len(names) > 1:  # several outputs (`output a, b`): each printed, or saved in one .npz
+        return _several_outputs(model, args, source_name(args, x), dict(zip(names, y)), elapsed)
     if args.output:
         save_output(Path(args.output), y, args.force)
     if args.top:
         print_top(y, args.top, model, read_labels(args.labels) if args.labels else None)
     elif not args.output:
         print_output(y)
-    source = args.input or f"random input x{x.shape[0]}"
+    source = source_name(args, x)
     print(f"{model.name} on {source}: output {tuple(y.shape)} in {elapsed * 1000:.1f} ms ({args.backend})")
+    if args.output:
+        print(f"wrote {args.output}")
+    return 0
+
+
+def source_name(args: argparse.Namespace, x: Any) -> str:
+    return args.input or f"random input x{x.shape[0]}"
+
+
+def _several_outputs(model: Any, args: argparse.Namespace, source: str, outputs: dict, elapsed: float) -> int:
+    if args.output:
+        save_output(Path(args.output), outputs, args.force)
+    else:
+        for name, y in outputs.items():
+            print(f"{name}:")
+            print_output(y)
+    shapes = ", ".join(f"{name} {tuple(y.shape)}" for name, y in outputs.items())
+    print(f"{model.name} on {source}: outputs {shapes} in {elapsed * 1000:.1f} ms ({args.backend})")
     if args.output:
         print(f"wrote {args.output}")
     return 0
@@ -108,7 +137,8 @@ def build(model: Any, args: argparse.Namespace) -> Any:
 
     def run_module(x: Any) -> Any:
         with torch.no_grad():
-            return module(torch.from_numpy(x)).numpy()
+            y = module(torch.from_numpy(x))
+        return tuple(part.numpy() for part in y) if isinstance(y, tuple) else y.numpy()
 
     return run_module
 
@@ -119,13 +149,20 @@ def save_output(path: Path, y: Any, force: bool) -> None:
 
     from ..output_files import check_overwrite, write_through
 
-    if path.suffix.lower() != ".npy":
+    several = isinstance(y, dict)  # several outputs by name, kept together in one .npz
+    if path.suffix.lower() != (".npz" if several else ".npy"):
         raise CnnUsageError(f"--output must name an .npy file, found '{path.name}'")
     check_overwrite(path, force, recognisable=False)  # an .npy file has no room for cnndsl's header
 
     def write(temporary: Path) -> None:
         with temporary.open("wb") as handle:  # a file handle: np.save would append .npy to a name
-            np.save(handle, y, allow_pickle=False)
+            if several:  # written entry by entry: np.savez(**y) breaks on an output named `file`
+                with zipfile.ZipFile(handle, "w") as archive:
+                    for name, array in y.items():
+                        with archive.open(f"{name}.npy", "w") as entry:
+                            np.lib.format.write_array(entry, np.asarray(array), allow_pickle=False)
+            else:
+                np.save(handle, y, allow_pickle=False)
 
     write_through(path, write)
 

@@ -65,6 +65,9 @@ class Objective:
 
 def choose(model: Model, train: Examples) -> Objective:
     """The objective for `model` on these examples, or a CnnError saying why they do not fit."""
+    if len(model.graph.graph["outputs"]) > 1:
+        names = ", ".join(model.output_names)
+        raise CnnError(f"{model.name} has several outputs ({names}); training needs a network with one")
     head = model.graph.nodes[model.graph.graph["outputs"][0]]["op"]
     output = tuple(model.output_shape)
     targets = train.targets
