@@ -87,11 +87,15 @@ def _compare(expr: st.Compare, left: Any, right: Any) -> Symbol:
     return TRUE if result else FALSE
 
 
-def did_you_mean(word: str, candidates: Any) -> str:
-    """' (did you mean 'x'?)' when `word` looks like a misspelling of a candidate, else ''."""
+def did_you_mean(word: str, candidates: Any, numbered_variants: bool = True) -> str:
+    """' (did you mean 'x'?)' when `word` looks like a misspelling of a candidate, else ''.
+
+    `numbered_variants`: `relu6` names a different function from `relu`; but among a network's
+    own labels, `encoder` for `encoder1` is a slip, so name lookups pass False.
+    """
     if len(word) > MAX_SUGGESTED_LENGTH:
         return ""
-    plausible = sorted({c for c in candidates if could_be_misspelt(c, word)})
+    plausible = sorted({c for c in candidates if could_be_misspelt(c, word, numbered_variants)})
     if len(plausible) > MAX_COMPARED:
         pairs = _letter_pairs(word)
         plausible = heapq.nlargest(MAX_COMPARED, plausible, key=lambda c: len(pairs & _letter_pairs(c)))
@@ -104,7 +108,7 @@ def _letter_pairs(word: str) -> set[str]:
     return {word[i : i + 2] for i in range(len(word) - 1)}
 
 
-def could_be_misspelt(name: str, word: str) -> bool:
+def could_be_misspelt(name: str, word: str, numbered_variants: bool = True) -> bool:
     """Whether `word` may be `name` mistyped rather than the name of something else.
 
     Short names of different functions are close by difflib's measure (`gelu`, `elu` and `prelu`
@@ -121,7 +125,8 @@ def could_be_misspelt(name: str, word: str) -> bool:
     if not same_start:
         return False
     shorter, longer = sorted((name, word), key=len)
-    return not (longer.startswith(shorter) and longer[len(shorter) : len(shorter) + 1].isdigit())
+    variant = longer.startswith(shorter) and longer[len(shorter) : len(shorter) + 1].isdigit()
+    return not (numbered_variants and variant)
 
 
 def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:

@@ -73,7 +73,7 @@ class ValueScope:
                 f"the value '{name.name}' (line {line}) cannot be seen from here: a name given inside "
                 "a branch, residual, shortcut or repeat body is visible only inside that body"
             )
-        hint = did_you_mean(name.name, visible)
+        hint = did_you_mean(name.name, visible, numbered_variants=False)
         where = " in this block (a block sees only its own names and its `input`)" if self.in_block else ""
         return f"unknown value '{name.name}'{where}{hint}"
 

@@ -166,6 +166,8 @@ class If:
     branches: tuple[tuple[Expr, tuple[Statement, ...]], ...]
     otherwise: tuple[Statement, ...] | None
     span: Span
+    label: None = None  # never labelled; here so every statement has the attribute
+    label_span: None = None
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def test_like_errors():
 """
     )
     assert found == [
-        "5:16: conv has no size to take from another value; like= works with adaptiveavgpool, crop",
+        "5:16: conv has no size to take from another value; like= works with adaptiveavgpool, crop, upsample",
         "6:15: like=v needs a CxHxW value, but 'v' is 768",
         "7:15: like= takes the name of a value, e.g. like=enc4",
     ]
