@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .expressions import Symbol, describe_integer, describe_value
+from .number_arrays import NumberArray
 
 Shape = tuple[int, ...]
 
@@ -151,6 +152,8 @@ def literal_weights(value: Any) -> Weights | None:
         return None
     if not isinstance(value, list):
         raise ArgumentProblem(f"expected nested lists of numbers, found {describe_value(value)}")
+    if isinstance(value, NumberArray) and value.shape is not None:
+        return Weights(value.shape, value.flat)  # read and checked in one piece by the parser
     shape: list[int] = []
     level: Any = value
     while isinstance(level, list):
@@ -178,6 +181,8 @@ def literal_weights(value: Any) -> Weights | None:
 
 def bias_spec(value: Any) -> bool | tuple[float, ...]:
     """`true`, `false`, or literal values `[0.5, -1]`."""
+    if isinstance(value, NumberArray) and value.shape is not None and len(value.shape) == 1:
+        return value.flat
     if isinstance(value, list):
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
             raise ArgumentProblem("bias values must be numbers")

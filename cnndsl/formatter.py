@@ -20,6 +20,7 @@ from functools import lru_cache
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from . import number_arrays
 from .errors import CnnError
 from .format_layout import INDENT, Blank, Comment, LayoutWriter
 from .parser import _lark, open_grammar, parse
@@ -32,6 +33,9 @@ _OPENERS = frozenset({"(", "["})
 _CLOSERS = frozenset({")", "]"})
 _NO_SPACE_BEFORE = frozenset({",", ";", ":", ")", "]", "="})
 _BACKSLASH_NEWLINE = re.compile(r"\\[\t \f]*\r?\n")
+# Arrays of numbers wrap their rows here; only they are wrapped (fmt keeps other line breaks).
+ARRAY_LINE_LENGTH = 100
+_ARRAY_SPACE = re.compile(r"\s+")
 _COMMENT = re.compile(r"#[^\n]*")
 
 
@@ -80,7 +84,8 @@ def _require_same_program(source: SourceFile, formatted: str, comments: list[Com
     """Guard against formatter bugs: same syntax tree, same comments, or refuse to answer."""
     problem = None
     try:
-        same_tree = _lark().parse(formatted) == _lark().parse(source.text)
+        parsed = _canonical_arrays(_lark().parse(formatted))
+        same_tree = parsed == _canonical_arrays(_lark().parse(source.text))
         _, new_comments = _parse_with_comments(formatted)
     except UnexpectedInput:
         problem = "the formatted text does not parse"
@@ -126,7 +131,9 @@ class _Printer:
             self.concat(tree)
             return
         for child in tree.children:
-            if isinstance(child, Token):
+            if isinstance(child, Token) and child.type == "ARRAY":
+                self.array(child, tree.data)
+            elif isinstance(child, Token):
                 self.token(child, tree.data)
             elif child.data == "body":
                 self.body(child, expand=tree.data in _DEFINITIONS)
@@ -193,6 +200,12 @@ class _Printer:
 
     # ----- tokens -------------------------------------------------------------------------
     def token(self, token: Token, rule: str) -> None:
+        self._space_before(token, rule)
+        self.writer.token(str(token), token.start_pos, token.end_pos, token.line)
+        self.previous, self.previous_rule = token, rule
+
+    def _space_before(self, token: Token, rule: str) -> None:
+        """What separates `token` from the one before: a space, nothing, or a line break."""
         writer = self.writer
         if self.previous is not None and writer.current is not None:
             gap = _COMMENT.sub("", self.text[self.previous.end_pos : token.start_pos])
@@ -204,7 +217,24 @@ class _Printer:
                 writer.space()
             else:
                 writer.no_space()
-        writer.token(str(token), token.start_pos, token.end_pos, token.line)
+
+    def array(self, token: Token, rule: str) -> None:
+        """An array of numbers: on one line if it was and still fits; written on several lines,
+        with its line breaks kept like any bracket's; on one line too long, in rows."""
+        text = str(token)
+        if "\n" in text:
+            for piece in _array_pieces(token):
+                self.token(piece, rule)
+            return
+        self._space_before(token, rule)
+        nested = number_arrays.texts(text)
+        flat = number_arrays.one_line(nested)
+        column = self.writer.next_column()
+        if column + len(flat) <= ARRAY_LINE_LENGTH:
+            lines = [flat]
+        else:
+            lines = number_arrays.rows(nested, column, ARRAY_LINE_LENGTH)
+        self.writer.token_lines(lines, token.start_pos, token.end_pos, token.line)
         self.previous, self.previous_rule = token, rule
 
     def _space_between(self, token: Token, rule: str) -> bool:
@@ -222,6 +252,28 @@ class _Printer:
         if binary and not self.writer.depth:
             return False
         return True
+
+
+def _array_pieces(token: Token):
+    """An array's numbers, brackets and commas as tokens at their source positions."""
+    text, line, counted = str(token), token.line, 0
+    for piece in number_arrays.PIECE.finditer(text):
+        line += text.count("\n", counted, piece.start())
+        counted = piece.start()
+        start = token.start_pos + piece.start()
+        kind = {"[": "LSQB", "]": "RSQB", ",": "COMMA"}.get(piece.group(), "NUMBER")
+        yield Token(kind, piece.group(), start, line, end_pos=start + len(piece.group()))
+
+
+def _canonical_arrays(tree: Tree) -> Tree:
+    """The tree with each array of numbers spelled without spaces or a trailing comma, so that
+    laying an array out in rows compares equal to the source's spelling."""
+    for subtree in tree.iter_subtrees():
+        if subtree.data == "array":
+            token = subtree.children[0]
+            spelled = _ARRAY_SPACE.sub("", str(token)).replace(",]", "]")
+            subtree.children[0] = Token(token.type, spelled)
+    return tree
 
 
 def _is_simple(statement: Tree) -> bool:
