@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .expressions import Symbol, describe_integer, describe_value
@@ -22,13 +23,39 @@ class ArgumentProblem(Exception):  # noqa: N818 - a problem the elaborator turns
 
 @dataclass(frozen=True)
 class Weights:
-    """Literal filter values written in the source, in row-major order."""
+    """Literal filter values written in the source, in row-major order.
+
+    `written` holds the values as the source gave them; one filter used for every channel pair
+    is repeated only when `values` is first read (by a backend): checking a network of 10^12
+    channels never builds its weights.
+    """
 
     shape: tuple[int, ...]
-    values: tuple[float, ...]
+    written: tuple[float, ...]
+
+    @cached_property
+    def values(self) -> tuple[float, ...]:
+        return self.written * (math.prod(self.shape) // len(self.written))
 
     def reshaped(self, shape: tuple[int, ...]) -> Weights:
-        return Weights(shape, self.values)
+        return Weights(shape, self.written)
+
+    def fitted(self, shape: tuple[int, ...], kernel: tuple[int, ...]) -> Weights | None:
+        """These values as the filters of `shape` (out x in x kh x kw), or None if they don't fit.
+
+        Sizes of 1 may be left out (a 1x1 conv's weights as an out x in matrix), all the
+        values may be one flat list, and one filter of the `kernel`'s size alone is used for
+        every (output, input) channel pair. Leaving out a size of 1 never moves a value, so
+        each form means the same row-major values.
+        """
+        written = tuple(size for size in self.shape if size != 1)
+        if math.prod(self.shape) == math.prod(shape) and (
+            written == tuple(size for size in shape if size != 1) or len(self.shape) == 1
+        ):
+            return Weights(shape, self.written)
+        if written == tuple(size for size in kernel if size != 1):
+            return Weights(shape, self.written)  # `values` repeats the one filter
+        return None
 
 
 def _is_int(value: Any) -> bool:
