@@ -228,12 +228,7 @@ class _Printer:
             return
         self._space_before(token, rule)
         nested = number_arrays.texts(text)
-        flat = number_arrays.one_line(nested)
-        column = self.writer.next_column()
-        if column + len(flat) <= ARRAY_LINE_LENGTH:
-            lines = [flat]
-        else:
-            lines = number_arrays.rows(nested, column, ARRAY_LINE_LENGTH)
+        lines = number_arrays.layout(nested, self.writer.next_column(), ARRAY_LINE_LENGTH)
         self.writer.token_lines(lines, token.start_pos, token.end_pos, token.line)
         self.previous, self.previous_rule = token, rule
 

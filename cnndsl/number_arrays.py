@@ -107,6 +107,12 @@ def one_line(nested: list) -> str:
     return "[" + ", ".join(nested) + "]"
 
 
+def layout(nested: list, column: int, width: int) -> list[str]:
+    """The array on one line if it fits in `width` from `column`, otherwise in `rows`."""
+    line = one_line(nested)
+    return [line] if column + len(line) <= width else rows(nested, column, width)
+
+
 def rows(nested: list, column: int, width: int) -> list[str]:
     """Nested lists of number texts, one innermost row per line, NumPy's way.
 
@@ -114,8 +120,12 @@ def rows(nested: list, column: int, width: int) -> list[str]:
     carry their indentation, each level aligned one column right of its bracket. A row longer
     than `width` wraps, its continuation aligned after the row's bracket.
     """
+    depth, level = 1, nested
+    while level and isinstance(level[0], list):
+        depth, level = depth + 1, level[0]
     lines: list[str] = []
-    _rows(nested, column, width, lines, first=True)
+    # Room for the closing brackets that end the last row of each level.
+    _rows(nested, column, width - depth + 1, lines, first=True)
     return lines
 
 
