@@ -220,14 +220,15 @@ class _Printer:
 
     def array(self, token: Token, rule: str) -> None:
         """An array of numbers: on one line if it was and still fits; written on several lines,
-        with its line breaks kept like any bracket's; on one line too long, in rows."""
+        with its line breaks kept like any bracket's; on one line too long, in rows. An array
+        already in rows stays in rows (wrapped anew if its column moved)."""
         text = str(token)
-        if "\n" in text:
+        nested = number_arrays.texts(text)
+        if "\n" in text and not _in_rows(text, nested, token.column - 1):
             for piece in _array_pieces(token):
                 self.token(piece, rule)
             return
         self._space_before(token, rule)
-        nested = number_arrays.texts(text)
         lines = number_arrays.layout(nested, self.writer.next_column(), ARRAY_LINE_LENGTH)
         self.writer.token_lines(lines, token.start_pos, token.end_pos, token.line)
         self.previous, self.previous_rule = token, rule
@@ -247,6 +248,12 @@ class _Printer:
         if binary and not self.writer.depth:
             return False
         return True
+
+
+def _in_rows(text: str, nested: list, column: int) -> bool:
+    """Whether the source wrote the array as `fmt` does, one row per line, at its column."""
+    lines = number_arrays.rows(nested, column, ARRAY_LINE_LENGTH)
+    return [line.strip() for line in text.splitlines()] == [line.strip() for line in lines]
 
 
 def _array_pieces(token: Token):

@@ -19,6 +19,8 @@ from typing import Any
 NUMBER = r"-?(?:[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+|\.[0-9]+(?:[eE][-+]?[0-9]+)?|[0-9]+)"
 # One piece of an ARRAY token, for reading it the general way: a number, a bracket or a comma.
 PIECE = re.compile(rf"(?P<number>{NUMBER})|(?P<mark>[\[\],])")
+_QUOTE_NUMBER = re.compile(NUMBER)
+_TRAILING_COMMA = re.compile(r",(\s*)\]")
 
 
 class NumberArray(list):
@@ -79,18 +81,12 @@ def _leaves(value: Any):
 
 # ----- layout -------------------------------------------------------------------------------
 def texts(text: str) -> list:
-    """An ARRAY token's numbers as written, in nested lists: `[[1, .5]]` -> [["1", ".5"]]."""
-    stack: list[list] = [[]]
-    for piece in PIECE.finditer(text):
-        mark = piece.group()
-        if mark == "[":
-            stack.append([])
-        elif mark == "]":
-            done = stack.pop()
-            stack[-1].append(done)
-        elif mark != ",":
-            stack[-1].append(mark)
-    return stack[0][0]
+    """An ARRAY token's numbers as written, in nested lists: `[[1, .5]]` -> [["1", ".5"]].
+
+    Each number is quoted and the text read as JSON: C speed, where a loop per number is not.
+    """
+    quoted = _QUOTE_NUMBER.sub(r'"\g<0>"', text.replace("\f", " "))
+    return json.loads(_TRAILING_COMMA.sub(r"\1]", quoted))
 
 
 def nest(items: Sequence[str], shape: Sequence[int]) -> list:
