@@ -4,7 +4,8 @@
     python benchmarks/bench_check.py --runs 3 --sizes 1000 5000 10000
 
 Targets (issue 2): `cnndsl summary resnet152 --format json` as a whole process under 0.5 s; a
-generated 10,000-layer network checks in under 2 s, in time linear in its length.
+generated 10,000-layer network checks in under 2 s, in time linear in its length. Issue 9: a
+file with a megabyte of literal weights checks in about a second, whole process.
 
 PyTorch, measured in the same run, is the yardstick: the whole process is set against
 `python -c "import torch"`, and checking the generated networks against PyTorch's own way of
@@ -23,6 +24,7 @@ from pathlib import Path
 
 TARGET_PROCESS_S = 0.5
 TARGET_10K_S = 2.0
+TARGET_LITERAL_S = 1.0
 
 
 def process_seconds(command: list[str], runs: int, cwd: Path) -> float:
@@ -39,6 +41,14 @@ def generated_network(layers: int) -> str:
     """`layers` statements: 3x3 convolutions that keep the shape, each followed by a ReLU."""
     body = ["    conv 16 3x3 pad=1" if index % 2 == 0 else "    relu" for index in range(layers)]
     return "\n".join(["network deep {", "    input 16x32x32", *body, "}"]) + "\n"
+
+
+def literal_weights_network(megabytes: float) -> str:
+    """A 3x3 conv whose literal weights, written on one line, take about `megabytes` of text."""
+    out_channels = max(1, round(megabytes * 2**20 / (64 * 9 * 8)))  # `-0.123, ` is 8 characters
+    numbers = [f"{(-1) ** i * (i % 1000) / 1000:.3f}" for i in range(out_channels * 64 * 9)]
+    flat = ", ".join(numbers)
+    return f"network literal {{\n    input 64x16x16\n    conv {out_channels} 3x3 weights=[{flat}]\n}}\n"
 
 
 def best_of(work, runs: int) -> float:
@@ -86,6 +96,7 @@ def main() -> None:
     parser.add_argument(
         "--sizes", type=int, nargs="+", default=[1000, 5000, 10000], help="layers per generated network"
     )
+    parser.add_argument("--literal-mb", type=float, default=1.0, help="megabytes of literal weights")
     args = parser.parse_args()
 
     print("Whole process (median of runs; includes interpreter start-up)")
@@ -113,6 +124,13 @@ def main() -> None:
         verdict = "ok" if whole < TARGET_10K_S else "OVER TARGET"
         label = f"cnndsl check ({largest:,} layers)"
         print(f"  {label:<40} {whole:.3f} s  (target < {TARGET_10K_S} s: {verdict})")
+
+        literal_file = cwd / "literal.cnn"
+        literal_file.write_text(literal_weights_network(args.literal_mb))
+        whole = process_seconds([sys.executable, "-m", "cnndsl", "check", str(literal_file)], args.runs, cwd)
+        verdict = "ok" if whole < TARGET_LITERAL_S else "OVER TARGET"
+        label = f"cnndsl check ({literal_file.stat().st_size / 2**20:.2f} MB of weights)"
+        print(f"  {label:<40} {whole:.3f} s  (target about {TARGET_LITERAL_S} s: {verdict})")
 
     print("\nChecking generated networks in-process (best of runs)")
     columns = ("layers", "cnndsl", "per layer", "torch meta", "per layer", "ratio")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .expressions import Symbol, describe_integer, describe_value
+from .number_arrays import NumberArray
 
 Shape = tuple[int, ...]
 
@@ -21,13 +23,39 @@ class ArgumentProblem(Exception):  # noqa: N818 - a problem the elaborator turns
 
 @dataclass(frozen=True)
 class Weights:
-    """Literal filter values written in the source, in row-major order."""
+    """Literal filter values written in the source, in row-major order.
+
+    `written` holds the values as the source gave them; one filter used for every channel pair
+    is repeated only when `values` is first read (by a backend): checking a network of 10^12
+    channels never builds its weights.
+    """
 
     shape: tuple[int, ...]
-    values: tuple[float, ...]
+    written: tuple[float, ...]
+
+    @cached_property
+    def values(self) -> tuple[float, ...]:
+        return self.written * (math.prod(self.shape) // len(self.written))
 
     def reshaped(self, shape: tuple[int, ...]) -> Weights:
-        return Weights(shape, self.values)
+        return Weights(shape, self.written)
+
+    def fitted(self, shape: tuple[int, ...], kernel: tuple[int, ...]) -> Weights | None:
+        """These values as the filters of `shape` (out x in x kh x kw), or None if they don't fit.
+
+        Sizes of 1 may be left out (a 1x1 conv's weights as an out x in matrix), all the
+        values may be one flat list, and one filter of the `kernel`'s size alone is used for
+        every (output, input) channel pair. Leaving out a size of 1 never moves a value, so
+        each form means the same row-major values.
+        """
+        written = tuple(size for size in self.shape if size != 1)
+        if math.prod(self.shape) == math.prod(shape) and (
+            written == tuple(size for size in shape if size != 1) or len(self.shape) == 1
+        ):
+            return Weights(shape, self.written)
+        if written == tuple(size for size in kernel if size != 1):
+            return Weights(shape, self.written)  # `values` repeats the one filter
+        return None
 
 
 def _is_int(value: Any) -> bool:
@@ -151,6 +179,8 @@ def literal_weights(value: Any) -> Weights | None:
         return None
     if not isinstance(value, list):
         raise ArgumentProblem(f"expected nested lists of numbers, found {describe_value(value)}")
+    if isinstance(value, NumberArray) and value.shape is not None:
+        return Weights(value.shape, value.flat)  # read and checked in one piece by the parser
     shape: list[int] = []
     level: Any = value
     while isinstance(level, list):
@@ -178,6 +208,8 @@ def literal_weights(value: Any) -> Weights | None:
 
 def bias_spec(value: Any) -> bool | tuple[float, ...]:
     """`true`, `false`, or literal values `[0.5, -1]`."""
+    if isinstance(value, NumberArray) and value.shape is not None and len(value.shape) == 1:
+        return value.flat
     if isinstance(value, list):
         if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
             raise ArgumentProblem("bias values must be numbers")

@@ -185,6 +185,8 @@ def evaluate(expr: st.Expr, scope: Mapping[str, Any]) -> Any:
         return tuple(evaluate(item, scope) for item in expr.items)
     if isinstance(expr, st.ListExpr):
         return [evaluate(item, scope) for item in expr.items]
+    if isinstance(expr, st.NumberArray):
+        return expr.value  # never changed: converters read values, they do not edit them
     raise TypeError(f"not an expression: {expr!r}")
 
 

@@ -154,6 +154,27 @@ class LayoutWriter:
         if self.brackets and text not in ("(", "["):
             self.brackets[-1].tokens_inside += 1
 
+    def next_column(self) -> int:
+        """The column the next token starts at on its line (after a space if one is due)."""
+        if self.current is None:
+            return self.next_indent
+        return len(self.current.code()) + (1 if self.wants_space else 0)
+
+    def token_lines(self, lines: list[str], start: int, end: int, line: int) -> None:
+        """Write one token laid out over several lines (an array of numbers in rows).
+
+        `lines[0]` goes where a token would; later lines carry their own indentation and
+        continue the statement. What follows the token continues its last line.
+        """
+        self.token(lines[0], start, end, line)
+        assert self.current is not None
+        for text in lines[1:]:
+            code = text.lstrip(" ")
+            row = _Line(len(text) - len(code), [code], statement_indent=self.current.statement_indent)
+            self.lines.append(row)
+            self.current = row
+        self.last_token_output = self.current
+
     def finish(self) -> str:
         self.newline(0)  # comments after the last definition belong to the top level
         self.flush_comments(before=len(self.source) + 1)

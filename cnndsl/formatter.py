@@ -22,6 +22,7 @@ from itertools import zip_longest
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 
+from . import number_arrays
 from .errors import CnnError
 from .format_layout import INDENT, Blank, Comment, LayoutWriter
 from .parser import open_grammar, parse
@@ -35,6 +36,9 @@ _OPENERS = frozenset({"(", "["})
 _CLOSERS = frozenset({")", "]"})
 _NO_SPACE_BEFORE = frozenset({",", ";", ":", ")", "]", "="})
 _BACKSLASH_NEWLINE = re.compile(r"\\[\t \f]*\r?\n")
+# Arrays of numbers wrap their rows here; only they are wrapped (fmt keeps other line breaks).
+ARRAY_LINE_LENGTH = 100
+_ARRAY_SPACE = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=1)
@@ -97,7 +101,9 @@ def _outline(tree: Tree) -> Iterator[tuple[str, str]]:
         if node is None:
             yield ("end", "")
         elif isinstance(node, Token):
-            if node.type not in _SEPARATORS:
+            if node.type == "ARRAY":  # laid out in rows, an array of numbers keeps its meaning
+                yield (node.type, _ARRAY_SPACE.sub("", str(node)).replace(",]", "]"))
+            elif node.type not in _SEPARATORS:
                 yield (node.type, str(node))
         else:
             yield ("rule", str(node.data))
@@ -175,7 +181,9 @@ class _Printer:
         if tree.data in _SIMPLE_STATEMENTS:
             self.in_arguments = True  # until the statement ends: comparisons there are unspaced
         for child in tree.children:
-            if isinstance(child, Token):
+            if isinstance(child, Token) and child.type == "ARRAY":
+                self.array(child, tree.data)
+            elif isinstance(child, Token):
                 self.token(child, tree.data)
             elif child.data == "body":
                 self.body(child, expand=tree.data in _DEFINITIONS)
@@ -237,6 +245,12 @@ class _Printer:
 
     # ----- tokens -------------------------------------------------------------------------
     def token(self, token: Token, rule: str) -> None:
+        self._space_before(token, rule)
+        self.writer.token(str(token), token.start_pos, token.end_pos, token.line)
+        self.previous, self.previous_rule = token, rule
+
+    def _space_before(self, token: Token, rule: str) -> None:
+        """What separates `token` from the one before: a space, nothing, or a line break."""
         writer = self.writer
         if self.previous is not None and writer.current is not None:
             gap = _comment_pattern().sub("", self.text[self.previous.end_pos : token.start_pos])
@@ -248,7 +262,20 @@ class _Printer:
                 writer.space()
             else:
                 writer.no_space()
-        writer.token(str(token), token.start_pos, token.end_pos, token.line)
+
+    def array(self, token: Token, rule: str) -> None:
+        """An array of numbers: on one line if it was and still fits; written on several lines,
+        with its line breaks kept like any bracket's; on one line too long, in rows. An array
+        already in rows stays in rows (wrapped anew if its column moved)."""
+        text = str(token)
+        nested = number_arrays.texts(text)
+        if "\n" in text and not _in_rows(text, nested, token.column - 1):
+            for piece in _array_pieces(token):
+                self.token(piece, rule)
+            return
+        self._space_before(token, rule)
+        lines = number_arrays.layout(nested, self.writer.next_column(), ARRAY_LINE_LENGTH)
+        self.writer.token_lines(lines, token.start_pos, token.end_pos, token.line)
         self.previous, self.previous_rule = token, rule
 
     def _space_between(self, token: Token, rule: str) -> bool:
@@ -287,6 +314,23 @@ def _semicolons_between(children: list) -> list[Token | None]:
         elif child == ";" and semicolon is None:
             semicolon = child
     return found
+
+
+def _in_rows(text: str, nested: list, column: int) -> bool:
+    """Whether the source wrote the array as `fmt` does, one row per line, at its column."""
+    lines = number_arrays.rows(nested, column, ARRAY_LINE_LENGTH)
+    return [line.strip() for line in text.splitlines()] == [line.strip() for line in lines]
+
+
+def _array_pieces(token: Token):
+    """An array's numbers, brackets and commas as tokens at their source positions."""
+    text, line, counted = str(token), token.line, 0
+    for piece in number_arrays.PIECE.finditer(text):
+        line += text.count("\n", counted, piece.start())
+        counted = piece.start()
+        start = token.start_pos + piece.start()
+        kind = {"[": "LSQB", "]": "RSQB", ",": "COMMA"}.get(piece.group(), "NUMBER")
+        yield Token(kind, piece.group(), start, line, end_pos=start + len(piece.group()))
 
 
 def _is_simple(statement: Tree) -> bool:

@@ -21,8 +21,10 @@ MAX_TOKENS = 8 * MAX_STATEMENTS
 # over several lines inside brackets counts more than once, which only errs on the safe side).
 # Comments match too, so that their words and semicolons are skipped, but leave group 1 empty.
 _STATEMENT = re.compile(r"#[^\n]*|(^[\t\f ]*[^\s#]|;)", re.MULTILINE)
-# One name, number or symbol: at least one per token (3.5 counts as three).
-_TOKEN = re.compile(r"#[^\n]*|(\w+|[^\s\w#])")
+# One name, number or symbol: at least one per token. A number is one, as the grammar reads it
+# (`-0.125,` is three), so that a megabyte of literal weights, read as one array, stays well
+# inside the limit.
+_TOKEN = re.compile(r"#[^\n]*|([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?(?!\w)|\w+|[^\s\w#])")
 
 
 def _past_limit(pattern: re.Pattern[str], text: str, limit: int) -> int | None:

@@ -182,16 +182,18 @@ def _conv_shape(inputs, attrs):
     weights = attrs.get("weights")
     if weights is not None:
         expected = (out, channels // groups, *attrs["kernel"])
-        trimmed = expected
-        while len(trimmed) > len(weights.shape) and trimmed[0] == 1:
-            trimmed = trimmed[1:]
-        if weights.shape != trimmed:
+        fitted = weights.fitted(expected, attrs["kernel"])
+        if fitted is None:
+            written = weights.shape
+            found = f"{written[0]:,} values" if len(written) == 1 else f"shape {_dims(written)}"
             raise ShapeProblem(
-                f"weights have shape {_dims(weights.shape)}, but this conv needs {_dims(expected)} "
-                "(out_channels x in_channels/groups x kernel height x kernel width)",
+                f"weights have {found}, but this conv needs {_dims(expected)} "
+                "(out_channels x in_channels/groups x kernel height x kernel width): give "
+                f"{math.prod(expected):,} values in that shape (sizes of 1 may be left out) or in one "
+                f"flat list, or one {_dims(attrs['kernel'])} filter for every channel",
                 "weights",
             )
-        attrs["weights"] = weights.reshaped(expected)
+        attrs["weights"] = fitted
     bias = attrs["bias"]
     if isinstance(bias, tuple) and len(bias) != out:
         raise ShapeProblem(f"bias has {len(bias)} values, but this conv has {out} output channels", "bias")

@@ -12,7 +12,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
-from . import grammar_cache
+from . import grammar_cache, number_arrays
 from . import syntax_tree as st
 from .errors import CnnError, CnnSyntaxError, Diagnostic
 from .input_limits import check_size
@@ -27,10 +27,11 @@ TERMINAL_WORDS = {
     "DIMS": "sizes such as 3x3",
     "STRING": 'a quoted path such as "blocks.cnn"',
     "COMPARE": "a comparison such as ==",
+    "ARRAY": "a list of numbers",
     "_NL": "a new line",
     "$END": "the end of the file",
 }
-EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "MINUS", "NOT"}
+EXPRESSION_STARTS = {"INT", "FLOAT", "DIMS", "NAME", "STRING", "LPAR", "LSQB", "MINUS", "NOT", "ARRAY"}
 # Operators could continue almost any expression; listing them buries the useful expectations.
 OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "__ANON_0", "COMPARE", "AND", "OR"}
 MAX_SYNTAX_ERRORS = 20
@@ -237,6 +238,43 @@ class _ToSyntaxTree(Transformer):
 
     def list(self, meta, children):
         return st.ListExpr(tuple(children), self._s(meta))
+
+    def array(self, meta, children):
+        token = children[0]
+        value = number_arrays.read(str(token))
+        if value is not None:
+            return st.NumberArray(value, self._s(meta))
+        return self._array_nodes(token)
+
+    def _array_nodes(self, token: Token) -> st.ListExpr:
+        """The ListExpr Lark's `list` rule would have built: a located node per number."""
+        stack: list[tuple[int, list[st.Expr]]] = []
+        done: st.ListExpr | None = None
+        for piece in number_arrays.PIECE.finditer(str(token)):
+            start, end = token.start_pos + piece.start(), token.start_pos + piece.end()
+            text = piece.group()
+            if text == "[":
+                stack.append((start, []))
+            elif text == "]":
+                opened, items = stack.pop()
+                done = st.ListExpr(tuple(items), Span(self.source, opened, end))
+                if stack:
+                    stack[-1][1].append(done)
+            elif text != ",":
+                stack[-1][1].append(self._signed_number(text, start, end))
+        assert done is not None
+        return done
+
+    def _signed_number(self, text: str, start: int, end: int) -> st.Expr:
+        digits = text.lstrip("-")
+        where = Span(self.source, end - len(digits), end)
+        if any(mark in digits for mark in ".eE"):
+            number = st.Number(float(digits), where)
+        elif len(digits) > MAX_INTEGER_DIGITS:
+            raise CnnSyntaxError(f"an integer of {len(digits):,} digits is too long to read", where)
+        else:
+            number = st.Number(int(digits), where)
+        return st.Negate(number, Span(self.source, start, end)) if text.startswith("-") else number
 
     # arguments and statements
     def keyword(self, meta, children):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .source import Span
 
@@ -86,7 +86,21 @@ class Not:
     span: Span
 
 
-Expr = Number | Name | String | Dims | BinaryOp | Negate | TupleExpr | ListExpr | Compare | Logical | Not
+
+@dataclass(frozen=True)
+class NumberArray:
+    """`[[1, 0, -1], [1, 0, -1]]` read in one piece: its value, nested lists of numbers.
+
+    Only arrays whose every number reads exactly become one (others are ListExprs of located
+    Numbers), so evaluating it cannot fail; two nodes with one span hold the same value.
+    """
+
+    value: list = field(compare=False)
+    span: Span
+
+
+Expr = Number | Name | String | Dims | BinaryOp | Negate | TupleExpr | ListExpr | NumberArray
+Expr = Expr | Compare | Logical | Not
 
 
 # ----- statements --------------------------------------------------------------------------

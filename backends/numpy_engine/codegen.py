@@ -15,13 +15,15 @@ import types
 
 import networkx as nx
 
-from cnndsl import __version__
+from cnndsl import __version__, number_arrays
 from cnndsl.model import Model
 
 from ..python_text import checked_source, comment_text, docstring_text
 from . import conv_kernels, layers, modern_ops, resample_ops, tensor_ops, winograd
 from .plan import Step, plan_steps
 from .weights import learned_tensors, parameter_shapes
+
+LINE_LENGTH = 88  # where rows of literal weights wrap: ruff's default, as in the torch backend's files
 
 _SOURCE_MODULES = (conv_kernels, winograd, tensor_ops, modern_ops, resample_ops)
 
@@ -302,7 +304,12 @@ def _initial_values(graph: nx.DiGraph) -> str:
         literal = data["attrs"].get("weights") if name == "weight" else data["attrs"]["bias"]
         if literal is not None and not isinstance(literal, bool):
             values = literal if isinstance(literal, tuple) else literal.values
-            lines.append(f"    {key!r}: ('literal', {list(values)!r}),")
+            head = f"    {key!r}: ('literal', "
+            # One row of the innermost size per line, as the .cnn source and the torch file have them.
+            nested = number_arrays.nest([repr(float(value)) for value in values], shapes[key])
+            rows = number_arrays.layout(nested, len(head), LINE_LENGTH)
+            rows[-1] += "),"
+            lines.extend([head + rows[0], *rows[1:]])
         else:
             bound = 1.0 / math.sqrt(math.prod(shapes[f"{node}.weight"][1:]))
             lines.append(f"    {key!r}: ('uniform', {bound!r}),")

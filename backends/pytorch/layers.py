@@ -13,7 +13,7 @@ from typing import Any
 
 from cnndsl.geometry import window_output_size
 
-from .pyformat import Call, Expr, Keyword, Num, Raw, Seq
+from .pyformat import Array, Call, Expr, Keyword, Num, Raw, Seq
 
 NEG_INF = Raw('float("-inf")')
 
@@ -65,14 +65,6 @@ def _padding_args(pads: tuple[int, int, int, int]) -> list[Keyword]:
     return [Keyword("padding", pair((pads[0], pads[2])))]
 
 
-def _nested(values: tuple[float, ...], shape: tuple[int, ...]) -> Expr:
-    """Row-major literal values as nested lists of the given shape."""
-    if len(shape) == 1:
-        return Seq(tuple(Num(v) for v in values))
-    step = len(values) // shape[0]
-    return Seq(tuple(_nested(values[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])))
-
-
 # ----- constructors ------------------------------------------------------------------------
 def _conv(node: Node, constant) -> Construction:
     a = node.attrs
@@ -90,9 +82,9 @@ def _conv(node: Node, constant) -> Construction:
     built = Construction(Call("nn.Conv2d", tuple(args)))
     literals = []
     if a["weights"] is not None:
-        literals.append(("weight", _nested(a["weights"].values, a["weights"].shape)))
+        literals.append(("weight", Array(a["weights"].values, a["weights"].shape)))
     if isinstance(a["bias"], tuple):
-        literals.append(("bias", _nested(a["bias"], (len(a["bias"]),))))
+        literals.append(("bias", Array(a["bias"], (len(a["bias"]),))))
     for what, value in literals:
         name = constant(what)
         built.constants.append((name, value))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnndsl import number_arrays
+
 from ..python_text import comment_text
 
 LINE_LENGTH = 88  # ruff's and Black's default, so the file is clean under a default config
@@ -63,7 +65,21 @@ class Seq:
     brackets: str = "[]"
 
 
-Expr = Raw | Num | Name | Call | Seq
+@dataclass(frozen=True)
+class Array:
+    """Literal values in row-major order, written as nested lists of `shape`.
+
+    Held flat, not as a Seq of Nums, so that a megabyte of weights renders in milliseconds.
+    """
+
+    values: tuple[float, ...]
+    shape: tuple[int, ...]
+
+    def nested(self) -> list:
+        return number_arrays.nest([number(value) for value in self.values], self.shape)
+
+
+Expr = Raw | Num | Name | Call | Seq | Array
 
 
 def number(value: int | float | bool) -> str:
@@ -84,6 +100,8 @@ def flat(expr: Expr | Keyword) -> str:
         return expr.name
     if isinstance(expr, Keyword):
         return f"{expr.name}={flat(expr.value)}"
+    if isinstance(expr, Array):
+        return number_arrays.one_line(expr.nested())
     if isinstance(expr, Call):
         return f"{expr.func}({', '.join(flat(arg) for arg in expr.args)})"
     body = ", ".join(flat(item) for item in expr.items)
@@ -121,7 +139,21 @@ def render(expr: Expr | Keyword, indent: str, prefix: str = "", suffix: str = ""
 
 
 def assign(target: str, value: Expr, indent: str) -> list[str]:
+    if isinstance(value, Array):
+        return assign_rows(target, value, indent)
     return render(value, indent, f"{target} = ")
+
+
+def assign_rows(target: str, value: Array, indent: str) -> list[str]:
+    """`target = [...]`, an array too long for a line written one row per line, NumPy's way.
+
+    ruff would put every number on a line of its own; `# fmt: off` keeps the rows.
+    """
+    head = f"{indent}{target} = "
+    rows = number_arrays.layout(value.nested(), len(head), LINE_LENGTH)
+    if len(rows) == 1:
+        return [head + rows[0]]
+    return [f"{indent}# fmt: off", head + rows[0], *rows[1:], f"{indent}# fmt: on"]
 
 
 def comment(text: str, indent: str) -> str:
