@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from cnndsl.backends.numpy_engine.weights import checked_state, parameter_shapes, read_weights
 from test_numpy_oracle import assert_matches, randomise_batchnorm
+from torchvision_reference import COMPARED, compared_params, mapped_state, reference_model
 
 import cnndsl
 
@@ -33,7 +34,7 @@ def test_every_architecture_is_covered():
 
 
 # Over 40M parameters: a few seconds each to build, save and load on two cores.
-LARGE = {"alexnet", "alexnet_original", "vgg16", "resnet101", "resnet152"}
+LARGE = {"alexnet", "alexnet_original", "vgg16", "vgg19", "resnet101", "resnet152", "wide_resnet50_2"}
 
 
 @pytest.fixture(
@@ -61,6 +62,19 @@ def test_architecture_matches_torch_backend(built):
     with torch.no_grad():
         expected = module(torch.from_numpy(x)).numpy()
     assert_matches(network(x), expected)
+
+
+@pytest.mark.parametrize("name", compared_params())
+def test_engine_equals_torchvision_with_the_same_weights(name):
+    """torchvision's model is the reference: its weights copied in by name, the same outputs."""
+    model = cnndsl.load(name, input=COMPARED[name])
+    reference = reference_model(name)
+    network = model.build("numpy")
+    network.load_state_dict({key: value.numpy() for key, value in mapped_state(name, reference).items()})
+    x = np.random.default_rng(0).standard_normal((1, *model.input_shape)).astype(np.float32)
+    with torch.no_grad():
+        expected = reference(torch.from_numpy(x)).numpy()
+    assert_matches(network(x), expected, rtol=1e-4)
 
 
 def test_parameter_count_matches_the_op_table():

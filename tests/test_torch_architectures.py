@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cnndsl.backends.pytorch.naming import class_name
+from torchvision_reference import COMPARED, compared_params, mapped_state, reference_model
 
 import cnndsl
 
@@ -37,6 +38,21 @@ def test_counts_names_and_output_shape_follow_the_ir(name):
         out = module(torch.randn(2, *model.input_shape))
     assert tuple(out.shape) == (2, *model.output_shape)
     assert torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("name", compared_params())
+def test_outputs_equal_torchvision_with_the_same_weights(name):
+    """torchvision's model is the reference: its weights copied in by name, the same outputs."""
+    model = cnndsl.load(name, input=COMPARED[name])
+    reference = reference_model(name)
+    module = model.build("torch").eval()
+    module.load_state_dict(mapped_state(name, reference), strict=True)
+    x = torch.randn(1, *model.input_shape)
+    with torch.no_grad():
+        expected = reference(x)
+        out = module(x)
+    scale = expected.abs().max()
+    assert (out - expected).abs().max() <= 1e-5 * scale
 
 
 def test_every_ir_node_shape_matches_pytorch():

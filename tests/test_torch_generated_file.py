@@ -164,4 +164,4 @@ def test_generated_source_does_not_depend_on_the_working_directory(tmp_path, mon
         monkeypatch.chdir(folder)
         texts.append(get_backend("torch").generate_source(cnndsl.load("resnet18")))
     assert texts[0] == texts[1]
-    assert "# resnet_blocks.cnn:37: conv 64 7x7" in texts[0]
+    assert "# resnet_blocks.cnn:40: conv 64 7x7" in texts[0]
