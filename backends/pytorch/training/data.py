@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cnndsl.commands.run import IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD, read_image
+from cnndsl.commands.run_inputs import IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD, read_image
 from cnndsl.errors import CnnError, CnnUsageError
 
 from .config import TrainingConfig
