@@ -56,6 +56,7 @@ TORCHVISION_PARAMS = {
     "wide_resnet50_2": 68_883_240,
     "squeezenet1_1": 1_235_496,
     "densenet121": 7_978_856,
+    "mobilenet_v2": 3_504_872,
 }
 
 
@@ -175,6 +176,34 @@ def _densenet_key(key: str) -> str:
     return f"{block}.dense_layer{number}.branch2.{inner.replace('norm', 'batchnorm')}.{leaf}"
 
 
+def _conv_norm(key: str) -> str:
+    """torchvision's Conv2dNormActivation (a Sequential: conv, norm, activation) -> conv1, batchnorm1."""
+    index, _, leaf = key.partition(".")
+    return f"{('conv1', 'batchnorm1')[int(index)]}.{leaf}"
+
+
+def _mobilenet_v2_key(key: str) -> str:
+    """mobilenet_v2.cnn: features.0 is the stem, 1..17 inverted_residualN, 18 the last conv.
+
+    A block's `conv` Sequential is expand (absent where t = 1, in block 1), depthwise (both
+    Conv2dNormActivation), then the projection's conv and batchnorm.
+    """
+    if key.startswith("classifier.1."):
+        return "fc1." + key.removeprefix("classifier.1.")
+    _, index, rest = key.split(".", 2)
+    block = int(index)
+    if block == 0:
+        return "stem." + _conv_norm(rest)
+    if block == 18:
+        return "last." + _conv_norm(rest)
+    _, position, rest = rest.split(".", 2)  # conv.P.rest
+    parts = (["expand"] if block > 1 else []) + ["depthwise", "project", "batchnorm1"]
+    part = parts[int(position)]
+    if part in ("expand", "depthwise"):
+        return f"inverted_residual{block}.{part}.{_conv_norm(rest)}"
+    return f"inverted_residual{block}.{part}.{rest}"
+
+
 def mapped_state(name: str, model) -> dict:
     """torchvision's state dict under the compiled module's names, by an explicit rule per family."""
     state = model.state_dict()
@@ -183,6 +212,8 @@ def mapped_state(name: str, model) -> dict:
         return {_resnet_key(key, block): value for key, value in state.items()}
     if name == "densenet121":
         return {_densenet_key(key): value for key, value in state.items()}
+    if name == "mobilenet_v2":
+        return {_mobilenet_v2_key(key): value for key, value in state.items()}
     if name.startswith(("vgg", "squeezenet")):
         names = _sequential_names(model) if name.startswith("vgg") else _squeezenet_names(model)
         mapped = {}
@@ -202,6 +233,7 @@ COMPARED = {
     "resnext50_32x4d": (3, 112, 112),
     "squeezenet1_1": (3, 112, 112),
     "densenet121": (3, 112, 112),
+    "mobilenet_v2": (3, 112, 112),
     "vgg19": (3, 224, 224),
     "wide_resnet50_2": (3, 224, 224),
 }
