@@ -87,3 +87,37 @@ def test_module_is_the_same_class_for_the_same_source():
     second = cnndsl.load("lenet5").build("torch")
     assert type(first) is type(second)
     assert first is not second
+
+
+MOBILE = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "efficientnet_b0"]
+
+
+@pytest.mark.parametrize("name", MOBILE)
+def test_training_settings_equal_torchvision(name):
+    """Batchnorm momentum, dropout and stochastic depth act only in training, where the output
+    comparison cannot see them: each is compared with torchvision's, layer by layer in order.
+
+    torchvision gives every MBConv a StochasticDepth but applies it only with the skip
+    connection; efficientnet_b0.cnn has a droppath exactly there.
+    """
+    reference = reference_model(name)
+    module = cnndsl.load(name).build("torch")
+
+    applied = [
+        layer.stochastic_depth
+        for layer in reference.modules()
+        if hasattr(layer, "stochastic_depth") and layer.use_res_connect
+    ]
+
+    def settings(model) -> list:
+        found = []
+        for layer in model.modules():
+            if isinstance(layer, torch.nn.BatchNorm2d):
+                found.append(("batchnorm", layer.eps, layer.momentum))
+            elif isinstance(layer, torch.nn.Dropout):
+                found.append(("dropout", layer.p))
+            elif type(layer).__name__ == "DropPath" or any(layer is drop for drop in applied):
+                found.append(("droppath", layer.p))
+        return found
+
+    assert settings(module) == settings(reference)

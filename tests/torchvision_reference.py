@@ -56,6 +56,10 @@ TORCHVISION_PARAMS = {
     "wide_resnet50_2": 68_883_240,
     "squeezenet1_1": 1_235_496,
     "densenet121": 7_978_856,
+    "mobilenet_v2": 3_504_872,
+    "mobilenet_v3_large": 5_483_032,
+    "mobilenet_v3_small": 2_542_856,
+    "efficientnet_b0": 5_288_548,
 }
 
 
@@ -175,6 +179,99 @@ def _densenet_key(key: str) -> str:
     return f"{block}.dense_layer{number}.branch2.{inner.replace('norm', 'batchnorm')}.{leaf}"
 
 
+def _conv_norm(key: str) -> str:
+    """torchvision's Conv2dNormActivation (a Sequential: conv, norm, activation) -> conv1, batchnorm1."""
+    index, _, leaf = key.partition(".")
+    return f"{('conv1', 'batchnorm1')[int(index)]}.{leaf}"
+
+
+def _mobilenet_v2_key(key: str) -> str:
+    """mobilenet_v2.cnn: features.0 is the stem, 1..17 inverted_residualN, 18 the last conv.
+
+    A block's `conv` Sequential is expand (absent where t = 1, in block 1), depthwise (both
+    Conv2dNormActivation), then the projection's conv and batchnorm.
+    """
+    if key.startswith("classifier.1."):
+        return "fc1." + key.removeprefix("classifier.1.")
+    _, index, rest = key.split(".", 2)
+    block = int(index)
+    if block == 0:
+        return "stem." + _conv_norm(rest)
+    if block == 18:
+        return "last." + _conv_norm(rest)
+    _, position, rest = rest.split(".", 2)  # conv.P.rest
+    parts = (["expand"] if block > 1 else []) + ["depthwise", "project", "batchnorm1"]
+    part = parts[int(position)]
+    if part in ("expand", "depthwise"):
+        return f"inverted_residual{block}.{part}.{_conv_norm(rest)}"
+    return f"inverted_residual{block}.{part}.{rest}"
+
+
+def _inverted_residual_names(prefix: str, block, name: str) -> dict[str, str]:
+    """An inverted residual's `block` Sequential (MobileNetV3, EfficientNet) -> NAME's labels.
+
+    torchvision's layers, in order: an expanding Conv2dNormActivation (absent where the block
+    does not expand), the depthwise one, SqueezeExcitation (where the block has one: fc1, fc2),
+    and the projection's conv and batchnorm (the last Conv2dNormActivation, no activation).
+    """
+    squeeze_excitation = import_torchvision().ops.SqueezeExcitation
+    layers = list(block)
+    names = {}
+    convs = [index for index, layer in enumerate(layers[:-1]) if not isinstance(layer, squeeze_excitation)]
+    for part, index in zip(["expand", "depthwise"][2 - len(convs) :], convs, strict=True):
+        names[f"{prefix}.{index}.0"] = f"{name}.{part}.conv1"
+        names[f"{prefix}.{index}.1"] = f"{name}.{part}.batchnorm1"
+    for index, layer in enumerate(layers):
+        if isinstance(layer, squeeze_excitation):
+            for fc in ("fc1", "fc2"):
+                names[f"{prefix}.{index}.{fc}"] = f"{name}.squeeze_excitation1.{fc}"
+    last = len(layers) - 1
+    return names | {f"{prefix}.{last}.0": f"{name}.project", f"{prefix}.{last}.1": f"{name}.batchnorm1"}
+
+
+def _mobilenet_v3_names(model) -> dict[str, str]:
+    """mobilenet_v3_*.cnn: stem, inverted_residualN (features 1..N), head (last conv, fc1, fc2)."""
+    blocks = len(model.features) - 2
+    names = {"features.0.0": "stem.conv1", "features.0.1": "stem.batchnorm1"}
+    for number in range(1, blocks + 1):
+        names |= _inverted_residual_names(
+            f"features.{number}.block", model.features[number].block, f"inverted_residual{number}"
+        )
+    last = blocks + 1
+    return names | {
+        f"features.{last}.0": "head.last.conv1",
+        f"features.{last}.1": "head.last.batchnorm1",
+        "classifier.0": "head.fc1",
+        "classifier.3": "head.fc2",
+    }
+
+
+def _efficientnet_names(model) -> dict[str, str]:
+    """efficientnet_b0.cnn: stem, mbconv1..16 numbered across torchvision's stages 1..7, last, fc1."""
+    names = {"features.0.0": "stem.conv1", "features.0.1": "stem.batchnorm1"}
+    number = 0
+    for stage in range(1, len(model.features) - 1):
+        for index, mbconv in enumerate(model.features[stage]):
+            number += 1
+            prefix = f"features.{stage}.{index}.block"
+            names |= _inverted_residual_names(prefix, mbconv.block, f"mbconv{number}")
+    last = len(model.features) - 1
+    return names | {
+        f"features.{last}.0": "last.conv1",
+        f"features.{last}.1": "last.batchnorm1",
+        "classifier.1": "fc1",
+    }
+
+
+# The families mapped module by module: a rule names each torchvision module holding weights.
+_MODULE_NAMES = {
+    "vgg": _sequential_names,
+    "squeezenet": _squeezenet_names,
+    "mobilenet_v3": _mobilenet_v3_names,
+    "efficientnet": _efficientnet_names,
+}
+
+
 def mapped_state(name: str, model) -> dict:
     """torchvision's state dict under the compiled module's names, by an explicit rule per family."""
     state = model.state_dict()
@@ -183,8 +280,11 @@ def mapped_state(name: str, model) -> dict:
         return {_resnet_key(key, block): value for key, value in state.items()}
     if name == "densenet121":
         return {_densenet_key(key): value for key, value in state.items()}
-    if name.startswith(("vgg", "squeezenet")):
-        names = _sequential_names(model) if name.startswith("vgg") else _squeezenet_names(model)
+    if name == "mobilenet_v2":
+        return {_mobilenet_v2_key(key): value for key, value in state.items()}
+    rule = next((rule for prefix, rule in _MODULE_NAMES.items() if name.startswith(prefix)), None)
+    if rule is not None:
+        names = rule(model)
         mapped = {}
         for key, value in state.items():
             module, _, leaf = key.rpartition(".")
@@ -202,6 +302,10 @@ COMPARED = {
     "resnext50_32x4d": (3, 112, 112),
     "squeezenet1_1": (3, 112, 112),
     "densenet121": (3, 112, 112),
+    "mobilenet_v2": (3, 112, 112),
+    "mobilenet_v3_large": (3, 112, 112),
+    "mobilenet_v3_small": (3, 112, 112),
+    "efficientnet_b0": (3, 112, 112),
     "vgg19": (3, 224, 224),
     "wide_resnet50_2": (3, 224, 224),
 }
