@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from cnndsl.backends.pytorch.naming import class_name
-from torchvision_reference import COMPARED, compared_params, mapped_state, reference_model, reference_outputs
+from torchvision_reference import (
+    COMPARED,
+    compared_params,
+    mapped_state,
+    meta_model,
+    reference_model,
+    reference_outputs,
+)
 
 import cnndsl
 
@@ -98,3 +105,13 @@ def test_module_is_the_same_class_for_the_same_source():
     second = cnndsl.load("lenet5").build("torch")
     assert type(first) is type(second)
     assert first is not second
+
+
+def test_convnext_stochastic_depth_follows_torchvision():
+    """The drop probabilities grow block by block exactly as torchvision's (0.1 x index / 17)."""
+    reference = meta_model("convnext_tiny")
+    expected = [m.p for m in reference.modules() if type(m).__name__ == "StochasticDepth"]
+    module = cnndsl.load("convnext_tiny", input=(3, 32, 32)).build("torch")
+    found = [m.p for m in module.modules() if type(m).__name__ == "DropPath"]
+    assert len(found) == 18
+    assert found == expected
