@@ -1,7 +1,7 @@
 """Every built-in architecture's totals equal the published figures (torchvision, Caffe, the lecture)."""
 
 import pytest
-from torchvision_reference import TORCHVISION_PARAMS, meta_model, reference_macs
+from torchvision_reference import TORCHVISION_PARAMS, import_torchvision, meta_model, reference_macs
 
 import cnndsl
 
@@ -28,6 +28,9 @@ PUBLISHED = {
     "mobilenet_v3_large": (5_483_032, 216_589_760),
     "mobilenet_v3_small": (2_542_856, 56_510_400),
     "efficientnet_b0": (5_288_548, 385_814_752),
+    "convnext_tiny": (28_589_128, 4_455_531_264),
+    "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
+    "inception_v3": (27_161_264, 5_718_899_296),  # 3x299x299, the auxiliary classifier included
 }
 
 
@@ -44,6 +47,20 @@ def test_torchvision_params_and_macs(name):
     reference = meta_model(name)
     assert model.params == TORCHVISION_PARAMS[name] == sum(p.numel() for p in reference.parameters())
     assert model.macs == reference_macs(reference, model.input_shape)
+
+
+def test_inception_v3_without_its_auxiliary_classifier():
+    """torchvision's 23,834,568 with aux_logits=False: the rows outside AuxLogits, the main output."""
+    model = cnndsl.load("inception_v3")
+    assert model.output_names == ["fc", "AuxLogits"]
+    assert model.output_shapes == [(1000,), (1000,)]
+    main = sum(row.params for row in model.layers if not row.name.startswith("AuxLogits."))
+    torchvision = import_torchvision()
+    import torch
+
+    with torch.device("meta"):
+        reference = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
+    assert main == 23_834_568 == sum(p.numel() for p in reference.parameters())
 
 
 def test_original_two_tower_alexnet():

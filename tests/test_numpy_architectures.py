@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from cnndsl.backends.numpy_engine.weights import checked_state, parameter_shapes, read_weights
 from test_numpy_oracle import assert_matches, randomise_batchnorm
-from torchvision_reference import COMPARED, compared_params, mapped_state, reference_model
+from torchvision_reference import COMPARED, compared_params, mapped_state, reference_model, reference_outputs
 
 import cnndsl
 
@@ -60,8 +60,16 @@ def test_architecture_matches_torch_backend(built):
     network.load_state_dict(state)
     x = rng.standard_normal((1, *model.input_shape)).astype(np.float32)
     with torch.no_grad():
-        expected = module(torch.from_numpy(x)).numpy()
-    assert_matches(network(x), expected)
+        expected = as_tuple(module(torch.from_numpy(x)))
+    outputs = as_tuple(network(x))
+    assert len(outputs) == len(expected)
+    for out, expected_out in zip(outputs, expected, strict=True):
+        assert_matches(out, expected_out.numpy())
+
+
+def as_tuple(outputs) -> tuple:
+    """One output, or the tuple of a network with `output a, b` (Inception-v3: logits, aux)."""
+    return outputs if isinstance(outputs, tuple) else (outputs,)
 
 
 @pytest.mark.parametrize("name", compared_params())
@@ -73,8 +81,11 @@ def test_engine_equals_torchvision_with_the_same_weights(name):
     network.load_state_dict({key: value.numpy() for key, value in mapped_state(name, reference).items()})
     x = np.random.default_rng(0).standard_normal((1, *model.input_shape)).astype(np.float32)
     with torch.no_grad():
-        expected = reference(torch.from_numpy(x)).numpy()
-    assert_matches(network(x), expected, rtol=1e-4)
+        expected = reference_outputs(reference, torch.from_numpy(x))
+    outputs = as_tuple(network(x))
+    assert len(outputs) == len(expected)
+    for out, expected_out in zip(outputs, expected, strict=True):
+        assert_matches(out, expected_out.numpy(), rtol=1e-4)
 
 
 def test_parameter_count_matches_the_op_table():

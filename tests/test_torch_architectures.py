@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 from cnndsl.backends.pytorch.naming import class_name
-from torchvision_reference import COMPARED, compared_params, mapped_state, reference_model
+from torchvision_reference import (
+    COMPARED,
+    compared_params,
+    mapped_state,
+    meta_model,
+    reference_model,
+    reference_outputs,
+)
 
 import cnndsl
 
@@ -30,14 +37,23 @@ def test_counts_names_and_output_shape_follow_the_ir(name):
         elif data["op"] == "batchnorm":
             expected += [f"{node}.{key}" for key in ("weight", "bias", "running_mean", "running_var")]
             expected.append(f"{node}.num_batches_tracked")
+        elif data["op"] == "layernorm":
+            expected += [f"{node}.weight", f"{node}.bias"]
+        elif data["op"] == "layerscale":
+            expected.append(f"{node}.weight")
     assert sorted(module.state_dict()) == sorted(expected)
     assert type(module).__name__ == class_name(name)
     assert module.input_shape == model.input_shape
     module.eval()
     with torch.no_grad():  # one forward per network, batch 2 (VGG-16 and ResNet-152 take ~1 s)
-        out = module(torch.randn(2, *model.input_shape))
-    assert tuple(out.shape) == (2, *model.output_shape)
-    assert torch.isfinite(out).all()
+        outputs = as_tuple(module(torch.randn(2, *model.input_shape)))
+    assert [tuple(out.shape) for out in outputs] == [(2, *shape) for shape in model.output_shapes]
+    assert all(torch.isfinite(out).all() for out in outputs)
+
+
+def as_tuple(outputs) -> tuple:
+    """A module's outputs as a tuple: one tensor, or the tuple a network with `output a, b` returns."""
+    return outputs if isinstance(outputs, tuple) else (outputs,)
 
 
 @pytest.mark.parametrize("name", compared_params())
@@ -49,10 +65,12 @@ def test_outputs_equal_torchvision_with_the_same_weights(name):
     module.load_state_dict(mapped_state(name, reference), strict=True)
     x = torch.randn(1, *model.input_shape)
     with torch.no_grad():
-        expected = reference(x)
-        out = module(x)
-    scale = expected.abs().max()
-    assert (out - expected).abs().max() <= 1e-5 * scale
+        expected = reference_outputs(reference, x)
+        outputs = as_tuple(module(x))
+    assert len(outputs) == len(expected)
+    for out, reference_out in zip(outputs, expected, strict=True):  # Inception-v3: logits, aux
+        scale = reference_out.abs().max()
+        assert (out - reference_out).abs().max() <= 1e-5 * scale
 
 
 def test_every_ir_node_shape_matches_pytorch():
@@ -121,3 +139,11 @@ def test_training_settings_equal_torchvision(name):
         return found
 
     assert settings(module) == settings(reference)
+def test_convnext_stochastic_depth_follows_torchvision():
+    """The drop probabilities grow block by block exactly as torchvision's (0.1 x index / 17)."""
+    reference = meta_model("convnext_tiny")
+    expected = [m.p for m in reference.modules() if type(m).__name__ == "StochasticDepth"]
+    module = cnndsl.load("convnext_tiny", input=(3, 32, 32)).build("torch")
+    found = [m.p for m in module.modules() if type(m).__name__ == "DropPath"]
+    assert len(found) == 18
+    assert found == expected

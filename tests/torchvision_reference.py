@@ -60,7 +60,14 @@ TORCHVISION_PARAMS = {
     "mobilenet_v3_large": 5_483_032,
     "mobilenet_v3_small": 2_542_856,
     "efficientnet_b0": 5_288_548,
+    "convnext_tiny": 28_589_128,
+    "shufflenet_v2_x1_0": 2_278_604,
+    "inception_v3": 27_161_264,  # with its auxiliary classifier; 23,834,568 without
 }
+
+# Builder arguments beyond weights=None: Inception-v3's truncated-normal initialisation takes
+# seconds and is overwritten anyway (aux_logits=True is the default, said here for the reader).
+BUILDER_ARGUMENTS = {"inception_v3": {"init_weights": False, "aux_logits": True}}
 
 
 def reference_model(name: str):
@@ -73,7 +80,7 @@ def reference_model(name: str):
     import torch
 
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None).eval()
+    model = getattr(torchvision.models, name)(weights=None, **BUILDER_ARGUMENTS.get(name, {})).eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -81,6 +88,13 @@ def reference_model(name: str):
                 module.running_var.uniform_(0.5, 2.0)
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.5, 0.5)
+            elif isinstance(module, torch.nn.LayerNorm):  # torchvision's LayerNorm2d too
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.5, 0.5)
+        # ConvNeXt's layer scale starts at 1e-6, which would hide a wrongly mapped block.
+        for key, parameter in model.named_parameters():
+            if key.endswith("layer_scale"):
+                parameter.uniform_(0.5, 1.5)
     return model
 
 
@@ -90,7 +104,25 @@ def meta_model(name: str):
     import torch
 
     with torch.device("meta"):
-        return getattr(torchvision.models, name)(weights=None)
+        return getattr(torchvision.models, name)(weights=None, **BUILDER_ARGUMENTS.get(name, {}))
+
+
+def reference_outputs(model, x) -> tuple:
+    """A torchvision model's outputs for x as a tuple, in the order the built-in declares them.
+
+    Inception-v3 in eval mode returns only its main logits; its auxiliary classifier is run on
+    Mixed_6e's output by a forward hook, as training would run it, and comes second.
+    """
+    aux = getattr(model, "AuxLogits", None)
+    if aux is None:
+        return (model(x),)
+    found = []
+    hook = model.Mixed_6e.register_forward_hook(lambda _m, _i, output: found.append(aux(output)))
+    try:
+        logits = model(x)
+    finally:
+        hook.remove()
+    return logits, *found
 
 
 def reference_macs(model, input_shape: tuple[int, ...]) -> int:
@@ -115,7 +147,8 @@ def reference_macs(model, input_shape: tuple[int, ...]) -> int:
         if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear))
     ]
     device = next(model.parameters()).device
-    model(torch.empty(1, *input_shape, device=device))
+    # Eval mode, so that Inception-v3's auxiliary classifier runs once, through the hook.
+    reference_outputs(model.eval(), torch.empty(1, *input_shape, device=device))
     for hook in hooks:
         hook.remove()
     return total
@@ -272,6 +305,127 @@ _MODULE_NAMES = {
 }
 
 
+# ConvNeXt: torchvision's features.0 is the stem, features.1/3/5/7 the four stages of blocks and
+# features.2/4/6 the downsampling layers; convnext_tiny.cnn calls its 18 blocks in a row.
+_CONVNEXT_FIRST_BLOCK = {"1": 0, "3": 3, "5": 6, "7": 15}
+# Inside a block: block.0 the depthwise conv, block.2 the LayerNorm (block.1 and block.6 permute
+# to channels-last and back), block.3 and block.5 the two Linear layers (block.4 the GELU).
+_CONVNEXT_BLOCK = {"0": "conv1", "2": "layernorm1", "3": "conv2", "5": "conv3"}
+
+
+def _convnext_key(key: str) -> str:
+    """convnext_tiny.cnn: conv1/layernorm1 stem, cnblock1..18, downsample1..3, layernorm2 and fc1."""
+    fixed = {
+        "features.0.0": "conv1",
+        "features.0.1": "layernorm1",
+        "classifier.0": "layernorm2",
+        "classifier.2": "fc1",
+    }
+    module, _, leaf = key.rpartition(".")
+    if module in fixed:
+        return f"{fixed[module]}.{leaf}"
+    _, stage, index, *rest = key.split(".")
+    if stage in ("2", "4", "6"):
+        number = int(stage) // 2
+        return f"downsample{number}.{('layernorm1', 'conv1')[int(index)]}.{leaf}"
+    block = f"cnblock{_CONVNEXT_FIRST_BLOCK[stage] + int(index) + 1}"
+    if leaf == "layer_scale":
+        return f"{block}.layerscale1.weight"
+    return f"{block}.{_CONVNEXT_BLOCK[rest[1]]}.{leaf}"
+
+
+def _convnext_value(key: str, value):
+    """A channels-last nn.Linear weight (out, in) is the 1x1 conv weight (out, in, 1, 1).
+
+    The Linear layers act on each pixel's C values, as a 1x1 conv does, so the same numbers in
+    the same row-major order only gain two trailing sizes of 1. Their biases, the LayerNorms' and
+    the layer scale (already C x 1 x 1, the shape of the LayerScale module's weight) copy as they are.
+    """
+    parts = key.split(".")
+    if len(parts) == 6 and parts[3] == "block" and parts[4] in ("3", "5") and parts[5] == "weight":
+        return value[:, :, None, None]
+    return value
+
+
+# ShuffleNetV2: torchvision's Sequential indices -> shufflenet_v2_x1_0.cnn's names. branch1 (the
+# strided units' depthwise branch) is conv, bn, conv, bn, relu; branch2 is conv, bn, relu, conv,
+# bn, conv, bn, relu. The units that split their input have only branch2, which is their
+# concat's second branch too (the first passes its half on).
+_SHUFFLENET_BRANCH = {
+    "branch1": {"0": "conv1", "1": "batchnorm1", "2": "conv2", "3": "batchnorm2"},
+    "branch2": {
+        "0": "conv1",
+        "1": "batchnorm1",
+        "3": "conv2",
+        "4": "batchnorm2",
+        "5": "conv3",
+        "6": "batchnorm3",
+    },
+}
+
+
+def _shufflenet_key(key: str) -> str:
+    """shufflenet_v2_x1_0.cnn: conv1/batchnorm1 stem, stageS.shuffle_unitN, conv2/batchnorm2, fc1."""
+    fixed = {
+        "conv1.0": "conv1",
+        "conv1.1": "batchnorm1",
+        "conv5.0": "conv2",
+        "conv5.1": "batchnorm2",
+        "fc": "fc1",
+    }
+    module, _, leaf = key.rpartition(".")
+    if module in fixed:
+        return f"{fixed[module]}.{leaf}"
+    stage, unit, branch, index = module.split(".")
+    return f"{stage}.shuffle_unit{int(unit) + 1}.{branch}.{_SHUFFLENET_BRANCH[branch][index]}.{leaf}"
+
+
+# Inception-v3: the labels are torchvision's module names, but each sits inside the concat
+# branch (numbered from 1) that it belongs to, and InceptionE's 1x3/3x1 pairs in a branch of
+# a nested concat. Per module kind, torchvision's branch name -> that path.
+_INCEPTION_BRANCHES = {
+    "A": {
+        "branch1x1": "branch1",
+        "branch5x5": "branch2",
+        "branch3x3dbl": "branch3",
+        "branch_pool": "branch4",
+    },
+    "B": {"branch3x3": "branch1", "branch3x3dbl": "branch2"},
+    "C": {
+        "branch1x1": "branch1",
+        "branch7x7": "branch2",
+        "branch7x7dbl": "branch3",
+        "branch_pool": "branch4",
+    },
+    "D": {"branch3x3": "branch1", "branch7x7x3": "branch2"},
+    "E": {
+        "branch1x1": "branch1",
+        "branch3x3_1": "branch2",
+        "branch3x3_2a": "branch2.branch1",
+        "branch3x3_2b": "branch2.branch2",
+        "branch3x3dbl_1": "branch3",
+        "branch3x3dbl_2": "branch3",
+        "branch3x3dbl_3a": "branch3.branch1",
+        "branch3x3dbl_3b": "branch3.branch2",
+        "branch_pool": "branch4",
+    },
+}
+_INCEPTION_KINDS = {"5b": "A", "5c": "A", "5d": "A", "6a": "B", "6b": "C", "6c": "C", "6d": "C", "6e": "C"}
+_INCEPTION_KINDS |= {"7a": "D", "7b": "E", "7c": "E"}
+
+
+def _inception_key(key: str) -> str:
+    """inception_v3.cnn: a BasicConv2d's conv and bn are its basic_conv block's conv1 and batchnorm1."""
+    *modules, layer, leaf = key.split(".")
+    layer = {"conv": "conv1", "bn": "batchnorm1"}.get(layer, layer)  # fc (and AuxLogits.fc) stay
+    if modules and modules[0].startswith("Mixed_"):
+        mixed, branch = modules
+        branches = _INCEPTION_BRANCHES[_INCEPTION_KINDS[mixed.removeprefix("Mixed_")]]
+        path = branches.get(branch) or branches[branch.rpartition("_")[0]]
+        modules = [mixed, path, branch]
+    return ".".join([*modules, layer, leaf])
+
+
 def mapped_state(name: str, model) -> dict:
     """torchvision's state dict under the compiled module's names, by an explicit rule per family."""
     state = model.state_dict()
@@ -290,6 +444,12 @@ def mapped_state(name: str, model) -> dict:
             module, _, leaf = key.rpartition(".")
             mapped[f"{names[module]}.{leaf}"] = value
         return mapped
+    if name == "convnext_tiny":
+        return {_convnext_key(key): _convnext_value(key, value) for key, value in state.items()}
+    if name == "shufflenet_v2_x1_0":
+        return {_shufflenet_key(key): value for key, value in state.items()}
+    if name == "inception_v3":
+        return {_inception_key(key): value for key, value in state.items()}
     raise KeyError(f"no key mapping for {name}")
 
 
@@ -308,6 +468,10 @@ COMPARED = {
     "efficientnet_b0": (3, 112, 112),
     "vgg19": (3, 224, 224),
     "wide_resnet50_2": (3, 224, 224),
+    "convnext_tiny": (3, 112, 112),
+    "shufflenet_v2_x1_0": (3, 112, 112),
+    # Its own size: the auxiliary classifier's 5x5 conv needs Mixed_6e at 17x17.
+    "inception_v3": (3, 299, 299),
 }
 SLOW = {"vgg19", "wide_resnet50_2"}
 
