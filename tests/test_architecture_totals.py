@@ -24,6 +24,13 @@ PUBLISHED = {
     "wide_resnet50_2": (68_883_240, 11_398_021_120),
     "squeezenet1_1": (1_235_496, 349_151_936),
     "densenet121": (7_978_856, 2_834_161_664),
+    # torchvision's segmentation model at its 520x520 evaluation size (issue 9's parameter
+    # figure; MACs counted on its module below), VGG-19's layers up to conv5_1, and U-Net by
+    # Ronneberger et al.'s Fig. 1 (31,030,658 parameters; MACs counted on paper_reference.unet).
+    "fcn_resnet50": (32_957_013, 142_725_772_800),
+    "vgg19_features": (12_944_960, 18_121_162_752),
+    "unet": (31_030_658, 150_428_424_448),
+    "unet_padded": (31_030_658, 48_096_083_968),
 }
 
 
@@ -39,6 +46,15 @@ def test_torchvision_params_and_macs(name):
     model = cnndsl.load(name)
     reference = meta_model(name)
     assert model.params == TORCHVISION_PARAMS[name] == sum(p.numel() for p in reference.parameters())
+    assert model.macs == reference_macs(reference, model.input_shape)
+
+
+@pytest.mark.parametrize("name", ["unet", "unet_padded"])
+def test_unet_params_and_macs_equal_the_papers_network(name):
+    """The U-Nets against a module written by hand from the paper (tests/paper_reference.py)."""
+    model = cnndsl.load(name)
+    reference = meta_model(name)
+    assert model.params == 31_030_658 == sum(p.numel() for p in reference.parameters())
     assert model.macs == reference_macs(reference, model.input_shape)
 
 
