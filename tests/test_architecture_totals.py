@@ -31,6 +31,13 @@ PUBLISHED = {
     "convnext_tiny": (28_589_128, 4_455_531_264),
     "shufflenet_v2_x1_0": (2_278_604, 144_907_992),
     "inception_v3": (27_161_264, 5_718_899_296),  # 3x299x299, the auxiliary classifier included
+    # torchvision's segmentation model at its 520x520 evaluation size (issue 9's parameter
+    # figure; MACs counted on its module below), VGG-19's layers up to conv5_1, and U-Net by
+    # Ronneberger et al.'s Fig. 1 (31,030,658 parameters; MACs counted on paper_reference.unet).
+    "fcn_resnet50": (32_957_013, 142_725_772_800),
+    "vgg19_features": (12_944_960, 18_121_162_752),
+    "unet": (31_030_658, 150_428_424_448),
+    "unet_padded": (31_030_658, 48_096_083_968),
 }
 
 
@@ -61,6 +68,15 @@ def test_inception_v3_without_its_auxiliary_classifier():
     with torch.device("meta"):
         reference = torchvision.models.inception_v3(weights=None, aux_logits=False, init_weights=False)
     assert main == 23_834_568 == sum(p.numel() for p in reference.parameters())
+
+
+@pytest.mark.parametrize("name", ["unet", "unet_padded"])
+def test_unet_params_and_macs_equal_the_papers_network(name):
+    """The U-Nets against a module written by hand from the paper (tests/paper_reference.py)."""
+    model = cnndsl.load(name)
+    reference = meta_model(name)
+    assert model.params == 31_030_658 == sum(p.numel() for p in reference.parameters())
+    assert model.macs == reference_macs(reference, model.input_shape)
 
 
 def test_original_two_tower_alexnet():

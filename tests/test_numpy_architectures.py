@@ -33,8 +33,10 @@ def test_every_architecture_is_covered():
     assert named_in_the_lecture <= set(NETWORKS)
 
 
-# Over 40M parameters: a few seconds each to build, save and load on two cores.
+# Over 40M parameters: a few seconds each to build, save and load on two cores; or over 15G
+# multiply-adds per image at their own input size (segmentation, the style taps).
 LARGE = {"alexnet", "alexnet_original", "vgg16", "vgg19", "resnet101", "resnet152", "wide_resnet50_2"}
+LARGE |= {"fcn_resnet50", "unet", "unet_padded", "vgg19_features"}
 
 
 @pytest.fixture(
@@ -60,16 +62,8 @@ def test_architecture_matches_torch_backend(built):
     network.load_state_dict(state)
     x = rng.standard_normal((1, *model.input_shape)).astype(np.float32)
     with torch.no_grad():
-        expected = as_tuple(module(torch.from_numpy(x)))
-    outputs = as_tuple(network(x))
-    assert len(outputs) == len(expected)
-    for out, expected_out in zip(outputs, expected, strict=True):
-        assert_matches(out, expected_out.numpy())
-
-
-def as_tuple(outputs) -> tuple:
-    """One output, or the tuple of a network with `output a, b` (Inception-v3: logits, aux)."""
-    return outputs if isinstance(outputs, tuple) else (outputs,)
+        expected = module(torch.from_numpy(x))
+    assert_same_outputs(network(x), expected if isinstance(expected, tuple) else (expected,))
 
 
 @pytest.mark.parametrize("name", compared_params())
@@ -82,10 +76,15 @@ def test_engine_equals_torchvision_with_the_same_weights(name):
     x = np.random.default_rng(0).standard_normal((1, *model.input_shape)).astype(np.float32)
     with torch.no_grad():
         expected = reference_outputs(reference, torch.from_numpy(x))
-    outputs = as_tuple(network(x))
-    assert len(outputs) == len(expected)
-    for out, expected_out in zip(outputs, expected, strict=True):
-        assert_matches(out, expected_out.numpy(), rtol=1e-4)
+    assert_same_outputs(network(x), expected, rtol=1e-4)
+
+
+def assert_same_outputs(found, expected: tuple, rtol: float = 1e-4) -> None:
+    """The engine's output (a tuple where the network declares several) against torch tensors."""
+    found = found if isinstance(found, tuple) else (found,)
+    assert len(found) == len(expected)
+    for actual, wanted in zip(found, expected):
+        assert_matches(actual, wanted.numpy(), rtol=rtol)
 
 
 def test_parameter_count_matches_the_op_table():

@@ -18,9 +18,13 @@ import cnndsl
 torch = pytest.importorskip("torch")
 
 ARCHITECTURES = [name for name in cnndsl.builtin_architectures() if name != "resnet_blocks"]
+# Over 40G multiply-adds per image at their own input size: several seconds a forward on two cores.
+HEAVY = {"fcn_resnet50", "unet", "unet_padded"}
 
 
-@pytest.mark.parametrize("name", ARCHITECTURES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=pytest.mark.slow) if name in HEAVY else name for name in ARCHITECTURES]
+)
 def test_counts_names_and_output_shape_follow_the_ir(name):
     torch.manual_seed(0)
     model = cnndsl.load(name)
@@ -30,7 +34,7 @@ def test_counts_names_and_output_shape_follow_the_ir(name):
     assert sum(b.numel() for b in module.buffers()) == model.buffers
     expected = []
     for node, data in model.graph.nodes(data=True):
-        if data["op"] in ("conv", "fc"):
+        if data["op"] in ("conv", "fc", "convtranspose"):
             expected.append(f"{node}.weight")
             if data["attrs"]["bias"] is not False:
                 expected.append(f"{node}.bias")

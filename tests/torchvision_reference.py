@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
+import paper_reference
 import pytest
 
 # Held for the life of the process: dropping the Library would remove the definitions again.
@@ -63,11 +64,35 @@ TORCHVISION_PARAMS = {
     "convnext_tiny": 28_589_128,
     "shufflenet_v2_x1_0": 2_278_604,
     "inception_v3": 27_161_264,  # with its auxiliary classifier; 23,834,568 without
+    # Not in the classification zoo: the segmentation model with aux_loss=False (the figure of
+    # issue 9), and vgg19's `features` up to conv5_1's ReLU (20,024,384 less conv5_2..conv5_4).
+    "fcn_resnet50": 32_957_013,
+    "vgg19_features": 12_944_960,
 }
 
 # Builder arguments beyond weights=None: Inception-v3's truncated-normal initialisation takes
 # seconds and is overwritten anyway (aux_logits=True is the default, said here for the reader).
 BUILDER_ARGUMENTS = {"inception_v3": {"init_weights": False, "aux_logits": True}}
+
+# The reference modules that are not `torchvision.models.NAME(weights=None)`, by built-in name.
+BUILDERS = {
+    "fcn_resnet50": lambda tv: tv.models.segmentation.fcn_resnet50(
+        weights=None, weights_backbone=None, aux_loss=False
+    ),
+    # vgg19's `features` exactly as VGG builds them, without initialising its 120M-weight classifier.
+    "vgg19_features": lambda tv: paper_reference.style_taps(
+        tv.models.vgg.make_layers(tv.models.vgg.cfgs["E"])
+    ),
+    "unet": lambda _: paper_reference.unet(pad=0),
+    "unet_padded": lambda _: paper_reference.unet(pad=1),
+}
+
+
+def _build(name: str):
+    torchvision = import_torchvision()
+    if name in BUILDERS:
+        return BUILDERS[name](torchvision)
+    return getattr(torchvision.models, name)(weights=None, **BUILDER_ARGUMENTS.get(name, {}))
 
 
 def reference_model(name: str):
@@ -76,11 +101,11 @@ def reference_model(name: str):
     A fresh batchnorm (mean 0, variance 1, weight 1, bias 0) is nearly the identity in eval
     mode, which would let a batchnorm mapped to the wrong layer pass unnoticed.
     """
-    torchvision = import_torchvision()
+    import_torchvision()
     import torch
 
     torch.manual_seed(0)
-    model = getattr(torchvision.models, name)(weights=None, **BUILDER_ARGUMENTS.get(name, {})).eval()
+    model = _build(name).eval()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -100,29 +125,34 @@ def reference_model(name: str):
 
 def meta_model(name: str):
     """torchvision's model `name` on the meta device: shapes only, nothing allocated or initialised."""
-    torchvision = import_torchvision()
+    import_torchvision()
     import torch
 
     with torch.device("meta"):
-        return getattr(torchvision.models, name)(weights=None, **BUILDER_ARGUMENTS.get(name, {}))
+        return _build(name)
 
 
 def reference_outputs(model, x) -> tuple:
-    """A torchvision model's outputs for x as a tuple, in the order the built-in declares them.
+    """A reference model's outputs as a tuple, in the order the built-in declares them.
 
-    Inception-v3 in eval mode returns only its main logits; its auxiliary classifier is run on
-    Mixed_6e's output by a forward hook, as training would run it, and comes second.
+    torchvision's segmentation models return a dict whose "out" is the network's output; the
+    style taps return a tuple already. Inception-v3 in eval mode returns only its main logits;
+    its auxiliary classifier is run on Mixed_6e's output by a forward hook, as training would
+    run it, and comes second.
     """
     aux = getattr(model, "AuxLogits", None)
-    if aux is None:
-        return (model(x),)
     found = []
-    hook = model.Mixed_6e.register_forward_hook(lambda _m, _i, output: found.append(aux(output)))
+    hook = None
+    if aux is not None:
+        hook = model.Mixed_6e.register_forward_hook(lambda _m, _i, output: found.append(aux(output)))
     try:
-        logits = model(x)
+        out = model(x)
     finally:
-        hook.remove()
-    return logits, *found
+        if hook is not None:
+            hook.remove()
+    if isinstance(out, dict):
+        return (out["out"],)
+    return (*(out if isinstance(out, tuple) else (out,)), *found)
 
 
 def reference_macs(model, input_shape: tuple[int, ...]) -> int:
@@ -130,21 +160,25 @@ def reference_macs(model, input_shape: tuple[int, ...]) -> int:
 
     Counted from the shapes PyTorch itself produces (run it on the meta device: then nothing is
     computed): each output value of a conv costs in_channels/groups x kernel area multiply-adds,
-    each of a linear layer in_features. Biases, norms, pools and activations count nothing, as
+    each of a linear layer in_features, each input value of a transposed conv
+    out_channels/groups x kernel area. Biases, norms, pools and activations count nothing, as
     in cnndsl.
     """
     import torch
 
     total = 0
 
-    def count(module, _inputs, output) -> None:
+    def count(module, inputs, output) -> None:
         nonlocal total
-        total += output[0].numel() * module.weight[0].numel()  # batch 1; in/groups x kh x kw
+        if isinstance(module, torch.nn.ConvTranspose2d):  # each input value meets out/groups x kh x kw
+            total += inputs[0][0].numel() * module.weight[0].numel()
+        else:
+            total += output[0].numel() * module.weight[0].numel()  # batch 1; in/groups x kh x kw
 
     hooks = [
         module.register_forward_hook(count)
         for module in model.modules()
-        if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear))
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Linear))
     ]
     device = next(model.parameters()).device
     # Eval mode, so that Inception-v3's auxiliary classifier runs once, through the hook.
@@ -432,6 +466,35 @@ def mapped_state(name: str, model) -> dict:
     if name.startswith(("resnet", "resnext", "wide_resnet")):
         block = "basic" if name in ("resnet18", "resnet34") else "bottleneck"
         return {_resnet_key(key, block): value for key, value in state.items()}
+    if name == "fcn_resnet50":
+        # backbone.* is torchvision's ResNet-50 under the scope `backbone`; the FCNHead's
+        # Sequential (conv, bn, relu, dropout, conv) is classifier.0, .1 and .4.
+        head = {"classifier.0": "classifier.conv1", "classifier.1": "classifier.batchnorm1"}
+        head["classifier.4"] = "classifier.conv2"
+        mapped = {}
+        for key, value in state.items():
+            module, _, leaf = key.rpartition(".")
+            if module in head:
+                mapped[f"{head[module]}.{leaf}"] = value
+            else:
+                mapped["backbone." + _resnet_key(key.removeprefix("backbone."), "bottleneck")] = value
+        return mapped
+    if name == "vgg19_features":
+        # features.N -> the conv_relu call labelled as Gatys et al. name the layer (conv3_2).
+        names, stage, convs = {}, 1, 0
+        for index, layer in enumerate(model.features):
+            if type(layer).__name__ == "Conv2d":
+                convs += 1
+                names[f"features.{index}"] = f"conv{stage}_{convs}.conv1"
+            elif type(layer).__name__ == "MaxPool2d":
+                stage, convs = stage + 1, 0
+        mapped = {}
+        for key, value in state.items():
+            module, _, leaf = key.rpartition(".")
+            mapped[f"{names[module]}.{leaf}"] = value
+        return mapped
+    if name.startswith("unet"):
+        return {paper_reference.unet_key(key): value for key, value in state.items()}
     if name == "densenet121":
         return {_densenet_key(key): value for key, value in state.items()}
     if name == "mobilenet_v2":
@@ -472,6 +535,10 @@ COMPARED = {
     "shufflenet_v2_x1_0": (3, 112, 112),
     # Its own size: the auxiliary classifier's 5x5 conv needs Mixed_6e at 17x17.
     "inception_v3": (3, 299, 299),
+    "fcn_resnet50": (3, 64, 64),
+    "vgg19_features": (3, 64, 64),
+    "unet": (1, 188, 188),  # the smallest valid size: 2x4x4 out, every crop still crops
+    "unet_padded": (1, 64, 64),
 }
 SLOW = {"vgg19", "wide_resnet50_2"}
 
