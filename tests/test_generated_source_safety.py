@@ -187,7 +187,8 @@ def test_hostile_parameter_network_and_label_names(tmp_path, monkeypatch, backen
     assert not (tmp_path / "PWNED").exists()
 
 
-@pytest.mark.parametrize("keyword", ["class", "lambda", "def", "import", "None", "True", "from"])
+# `from`, `if`, `else`, `and`, `or` and `not` are keywords of the .cnn language too, so no label.
+@pytest.mark.parametrize("keyword", ["class", "lambda", "def", "import", "None", "True", "while", "yield"])
 def test_keyword_labels_with_a_parameter_named_getattr(tmp_path, keyword):
     """`getattr(self, "class")` in __init__ must reach the builtin, not the parameter."""
     model = cnndsl.loads(program(parameter="getattr").replace("lambda:", f"{keyword}:"), name="net.cnn")
