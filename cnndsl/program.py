@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -40,8 +41,13 @@ class Program:
         return [d for d in self.definitions.values() if d.kind == "block"]
 
 
+# How an imported file is read: from disk, or (a language server) from an editor's unsaved buffer.
+FileReader = Callable[[Path, str], SourceFile]
+
+
 class _Loader:
-    def __init__(self) -> None:
+    def __init__(self, read: FileReader = SourceFile.read) -> None:
+        self.read = read
         self.sink = DiagnosticSink()
         self.duplicates = DiagnosticSink()
         self.modules: dict[Path, st.Module | None] = {}
@@ -101,7 +107,7 @@ class _Loader:
         if resolved in self.modules:
             return
         try:
-            source = SourceFile.read(resolved, _display_name(resolved))
+            source = self.read(resolved, _display_name(resolved))
         except FileNotFoundError:
             message = f"cannot import '{shown_name(statement.path)}': no such file {shown_name(str(path))}"
             self.sink.add(CnnImportError(message + " (nor a built-in one)", statement.span))
@@ -172,9 +178,9 @@ def _display_name(path: Path) -> str:
 _BUILTIN_FOLDER = Path(str(resources.files("cnndsl.architectures")))
 
 
-def load_program(source: SourceFile) -> Program:
+def load_program(source: SourceFile, read: FileReader = SourceFile.read) -> Program:
     """Parse `source` and everything it imports; raise one CnnError listing every problem."""
-    loader = _Loader()
+    loader = _Loader(read)
     stack = (source.path.resolve(),) if source.path else ()
     if source.path:
         loader.modules[source.path.resolve()] = None
