@@ -83,13 +83,13 @@ def test_resnet18_outputs_equal_torchvision(resnet18):
     assert abs(got - expected.numpy()).max() < 1e-4
 
 
-def test_resnet50_vgg16_densenet121_line_budgets(tmp_path):
+def test_resnet50_vgg16_densenet121_mobilenet_v2_totals_and_line_budgets(tmp_path):
     tv = torchvision_reference.import_torchvision()
     from cnndsl.backends.pytorch.capture import capture
 
     from cnndsl.importer.pipeline import convert
 
-    for name, budget in [("resnet50", 60), ("vgg16", 25), ("densenet121", 60)]:
+    for name, budget in [("resnet50", 60), ("vgg16", 25), ("densenet121", 60), ("mobilenet_v2", 60)]:
         graph = capture(getattr(tv.models, name)(), (3, 224, 224), name)
         imported = convert(graph, with_weights=False)
         model, builtin = cnndsl.loads(imported.text, f"{name}.cnn"), cnndsl.load(name)
