@@ -16,7 +16,7 @@ from .errors import CnnError, CnnUsageError
 
 # Every module in cnndsl/commands with a `register(subparsers)` function is a subcommand; this
 # is the order `--help` lists them in (others follow alphabetically).
-COMMAND_ORDER = ["check", "summary", "compile", "run", "train", "bench", "fmt", "graph", "lsp"]
+COMMAND_ORDER = ["check", "summary", "compile", "run", "train", "bench", "fmt", "graph", "import_", "lsp"]
 
 EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2

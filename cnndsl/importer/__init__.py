@@ -1,0 +1,1 @@
+"""`cnndsl import`'s framework-independent half: an import graph -> statements -> blocks -> text."""

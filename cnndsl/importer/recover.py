@@ -1,0 +1,306 @@
+"""Block recovery: module scopes -> blocks whose parameters are the numbers that vary.
+
+Decided as plain data (a `Plan`); `render.py` writes it. Two scopes are calls of one block
+when their source classes and their structures match up to numbers ("holes"); a hole that
+is the same in every call stays a literal, the others become parameters. Runs of identical
+calls become `* n`, runs of identical statements `repeat n { ... }`, and a block called only
+once is written inline.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .graph import ImportOp
+from .structure import Leaf, Merge, Scope
+
+# Names for the holes of a layer's positional arguments, by op kind.
+POSITIONAL_NAMES = {"conv": ("channels", "kernel"), "fc": ("features",), "dropout": ("p",)}
+
+
+@dataclass
+class Call:
+    block: tuple  # the block's key
+    values: list  # every hole of the block's body, in order
+    label: str | None = None
+    count: int = 1
+
+
+@dataclass
+class Repeat:
+    count: int
+    items: list
+
+
+@dataclass
+class Block:
+    name: str
+    items: list  # the first call's items; holes filled per call
+    instances: list[list] = field(default_factory=list)
+    hole_names: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    # For each hole: ("literal", value) or ("param", name, factor).
+    holes: list[tuple] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    items: list
+    blocks: dict[tuple, Block]  # in definition order (callees first)
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split(".")) if path else ()
+
+
+def _common(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
+    if not paths:
+        return ()
+    first = paths[0]
+    length = len(first)
+    for other in paths[1:]:
+        length = min(length, len(other))
+        for index in range(length):
+            if first[index] != other[index]:
+                length = index
+                break
+    return first[:length]
+
+
+def _ops(item: Any) -> list[ImportOp]:
+    if isinstance(item, Leaf):
+        return [item.op]
+    if isinstance(item, Merge):
+        return [op for part in item.parts for inner in part for op in _ops(inner)] + (
+            [item.op] if item.own_path else []
+        )
+    if isinstance(item, Scope):
+        return [op for inner in item.items for op in _ops(inner)]
+    return []
+
+
+def _path(item: Any) -> tuple[str, ...]:
+    if isinstance(item, Scope):
+        return _parts(item.path)
+    return _common([_parts(op.module) for op in _ops(item)])
+
+
+def group(items: list, prefix: tuple[str, ...] = ()) -> list:
+    """Consecutive statements of one submodule become a `Scope`, recursively."""
+    out: list = []
+    index = 0
+    while index < len(items):
+        item = items[index]
+        path = _path(item)
+        key = path[len(prefix)] if len(path) > len(prefix) and path[: len(prefix)] == prefix else None
+        if key is None:
+            if isinstance(item, Merge):
+                item.parts = [group(part, prefix) for part in item.parts]
+            out.append(item)
+            index += 1
+            continue
+        end = index + 1
+        while end < len(items):
+            other = _path(items[end])
+            if not (len(other) > len(prefix) and other[: len(prefix) + 1] == prefix + (key,)):
+                break
+            end += 1
+        members = items[index:end]
+        inner = prefix + (key,)
+        if len(members) == 1 and isinstance(item, Leaf) and path == inner:
+            out.append(item)
+        else:
+            classes = next((op.classes for op in _ops(item) if len(op.classes) >= len(inner)), ())
+            class_name = classes[len(inner) - 1] if classes else ""
+            out.append(Scope(".".join(inner), class_name, group(members, inner)))
+        index = end
+    return out
+
+
+def _encode(item: Any, blocks: dict[tuple, Block]) -> tuple[tuple, list, list[str]]:
+    """(template, hole values, hole names) of one statement."""
+    if isinstance(item, Leaf):
+        op = item.op
+        names = list(POSITIONAL_NAMES.get(op.kind, ()))
+        names += [f"arg{index}" for index in range(len(names), len(op.positional))]
+        values = list(op.positional) + [value for _, value in op.keywords]
+        names = names[: len(op.positional)] + [name for name, _ in op.keywords]
+        template = ("op", op.kind, len(op.positional), tuple(name for name, _ in op.keywords))
+        return template, values, names
+    if isinstance(item, Merge):
+        encoded = [_encode_items(part, blocks) for part in item.parts]
+        template = ("merge", item.kind, tuple(code[0] for code in encoded))
+        return template, [v for code in encoded for v in code[1]], [n for code in encoded for n in code[2]]
+    if isinstance(item, Call):
+        block = blocks[item.block]
+        names = [_hole_name(block, index) for index in range(len(item.values))]
+        if item.count != 1:
+            return ("run", item.block, item.label), [item.count, *item.values], ["blocks", *names]
+        return ("call", item.block, item.label), list(item.values), names
+    if isinstance(item, Repeat):
+        template, values, names = _encode_items(item.items, blocks)
+        return ("repeat", template), [item.count, *values], ["n", *names]
+    raise TypeError(item)
+
+
+def _encode_items(items: list, blocks: dict[tuple, Block]) -> tuple[tuple, list, list[str]]:
+    encoded = [_encode(item, blocks) for item in items]
+    return (
+        tuple(code[0] for code in encoded),
+        [v for c in encoded for v in c[1]],
+        [n for c in encoded for n in c[2]],
+    )
+
+
+def _hole_name(block: Block, index: int) -> str:
+    hole = block.holes[index] if block.holes else None
+    return hole[1] if hole and hole[0] == "param" else block.hole_names[index]
+
+
+def _same(a: Any, b: Any, blocks: dict[tuple, Block]) -> bool:
+    return _encode(a, blocks)[:2] == _encode(b, blocks)[:2]
+
+
+def _compress(items: list, blocks: dict[tuple, Block]) -> list:
+    """Identical consecutive calls -> `* n`; identical runs of statements -> `repeat n`."""
+    calls: list = []
+    for item in items:
+        previous = calls[-1] if calls else None
+        if (
+            isinstance(item, Call)
+            and isinstance(previous, Call)
+            and previous.block == item.block
+            and previous.values == item.values
+        ):
+            previous.count += item.count
+            previous.label = None  # `denselayer1` to `denselayer6`: the run keeps no one name
+        else:
+            calls.append(item)
+    out: list = []
+    index = 0
+    while index < len(calls):
+        best = (1, 1)  # (length, count)
+        for length in range(1, (len(calls) - index) // 2 + 1):
+            if any(isinstance(item, Call) for item in calls[index : index + length]):
+                break
+            count = 1
+            while index + (count + 1) * length <= len(calls) and all(
+                _same(calls[index + k], calls[index + count * length + k], blocks) for k in range(length)
+            ):
+                count += 1
+            if count > 1 and length * count > best[0] * best[1]:
+                best = (length, count)
+        length, count = best
+        if count > 1:
+            out.append(Repeat(count, calls[index : index + length]))
+        else:
+            out.extend(calls[index : index + length])
+        index += length * count
+    return out
+
+
+def _snake(name: str) -> str:
+    name = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name.lstrip("_")).lower()
+    name = re.sub(r"\W+", "_", name).strip("_")
+    return name if name and name[0].isalpha() else f"block_{name}"
+
+
+def _label(path: str, siblings: list[str]) -> str | None:
+    name = path.rsplit(".", 1)[-1]
+    if name.isidentifier() and name.isascii() and not keyword.iskeyword(name) and siblings.count(name) == 1:
+        return name
+    return None
+
+
+def recover(items: list, blocks_enabled: bool = True) -> Plan:
+    """The plan of blocks and calls for structured statements (see `structure`)."""
+    if not blocks_enabled:
+        return Plan(items, {})
+    grouped = group(items)
+    counts: dict[tuple, int] = {}
+    _build(grouped, {}, counts, None)
+    blocks: dict[tuple, Block] = {}
+    top = _build(grouped, blocks, {}, counts)
+    for block in blocks.values():  # callees come first: their parameters name the callers' holes
+        block.hole_names = _encode_items(block.items, blocks)[2]
+        _decide(block)
+    return Plan(top, blocks)
+
+
+def _build(items: list, blocks: dict, counts: dict, inline_counts: dict | None) -> list:
+    out: list = []
+    names = [item.path.rsplit(".", 1)[-1] for item in items if isinstance(item, Scope)]
+    for item in items:
+        if isinstance(item, Merge):
+            item = Merge(
+                item.kind,
+                item.op,
+                [_build(part, blocks, counts, inline_counts) for part in item.parts],
+                item.own_path,
+            )
+            out.append(item)
+        elif isinstance(item, Scope):
+            body = _build(item.items, blocks, counts, inline_counts)
+            template, values, hole_names = _encode_items(body, blocks)
+            key = (item.class_name, template)
+            counts[key] = counts.get(key, 0) + 1
+            if inline_counts is not None and inline_counts.get(key, 0) <= 1:
+                # Its labels were unique in its own scope, not necessarily in this one.
+                out.extend(Call(i.block, i.values, None, i.count) if isinstance(i, Call) else i for i in body)
+                continue
+            if key not in blocks:
+                blocks[key] = Block(_block_name(item, blocks), body, hole_names=hole_names)
+            blocks[key].instances.append(values)
+            out.append(Call(key, values, _label(item.path, names)))
+        else:
+            out.append(item)
+    return _compress(out, blocks)
+
+
+def _block_name(scope: Scope, blocks: dict) -> str:
+    from ..ops import OPS
+
+    base = _snake(scope.class_name) if scope.class_name and scope.class_name != "Sequential" else ""
+    if not base:
+        base = _snake(re.sub(r"\d+$", "", scope.path.rsplit(".", 1)[-1]) or "stage")
+    if base in OPS or keyword.iskeyword(base) or base in ("network", "block", "input", "output"):
+        base = f"{base}_block"
+    taken = {block.name for block in blocks.values()}
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}_{number}", number + 1
+    return name
+
+
+def _decide(block: Block) -> None:
+    """Which holes are literals and which parameters (shared, or a multiple of another)."""
+    columns = list(zip(*block.instances)) if block.instances else []
+    holes: list[tuple] = []
+    params: dict[str, tuple] = {}
+    for index, column in enumerate(columns):
+        if all(value == column[0] for value in column):
+            holes.append(("literal", column[0]))
+            continue
+        found = None
+        for name, known in params.items():
+            if known == column:
+                found = ("param", name, 1)
+                break
+            if all(isinstance(v, int) and not isinstance(v, bool) for v in known + column) and all(known):
+                factors = {b // a if b % a == 0 else None for a, b in zip(known, column)}
+                if len(factors) == 1 and None not in factors and factors != {1}:
+                    found = ("param", name, factors.pop())
+                    break
+        if found is None:
+            base = _snake(block.hole_names[index]) if block.hole_names[index] else "value"
+            name, number = base, 2
+            while name in params or name == block.name:
+                name, number = f"{base}{number}", number + 1
+            params[name] = column
+            found = ("param", name, 1)
+        holes.append(found)
+    block.holes = holes
+    block.params = list(params)
