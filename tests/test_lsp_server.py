@@ -239,8 +239,13 @@ def test_rename_a_block_parameter(client: LspClient, folder: Path):
 
 def test_a_malformed_message_or_a_failing_request_does_not_stop_the_server(client: LspClient, folder: Path):
     client.send_raw(b"{this is not json")
-    # Parameters of the wrong type: pygls logs the message and drops it; the server goes on.
-    client.notify("textDocument/hover", {"textDocument": 42})
+    # A notification with parameters of the wrong type has no one to answer: it is dropped.
+    client.notify("textDocument/didOpen", {"textDocument": 42})
+    # A request with them is answered with an error, not left waiting.
+    response = client.request_raw("textDocument/hover", {"textDocument": 42})
+    assert response["error"]["code"] == -32602 and "textDocument/hover" in response["error"]["message"]
+    response = client.request_raw("textDocument/inlayHint", {"textDocument": {"uri": 1}, "range": None})
+    assert response["error"]["code"] == -32602
     response = client.request_raw("cnndsl/noSuchMethod", {})
     assert "error" in response
     far = lsp.HoverParams(lsp.TextDocumentIdentifier("file:///nowhere.cnn"), lsp.Position(10**6, 0))

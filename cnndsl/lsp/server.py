@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from . import features
@@ -19,12 +21,39 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
+class _AnsweredError(Exception):
+    """A request that could not be read, already answered with an error response."""
+
+
+class _AnsweringProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request whose parameters do not fit the method's types is
+    answered with JSON-RPC's "invalid params" error: pygls drops it, and the editor would wait
+    for the answer forever."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if not ("method" in data and "id" in data and isinstance(data["id"], (int, str))):
+                raise  # a notification or a response: there is no one to answer
+            message = f"{error.message}: the parameters of '{data['method']}' do not fit its types"
+            # pygls's own way of answering a request (it has no public one for a message it could not read).
+            self._send_response(data["id"], error=lsp.ResponseError(error.code, message))
+            raise _AnsweredError(message) from error
+
+
 class CnnLanguageServer(LanguageServer):
     """A pygls server holding its own document store (nothing is shared between servers)."""
 
     def __init__(self) -> None:
-        super().__init__("cnndsl", __version__)
+        super().__init__("cnndsl", __version__, protocol_cls=_AnsweringProtocol)
         self.store = DocumentStore(self._buffers)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, _AnsweredError):  # the request's own error response said it
+            logger.warning("cnndsl lsp: %s", error)
+            return
+        super().report_server_error(error, source)
 
     def _buffers(self) -> list[Buffer]:
         buffers = []
