@@ -203,6 +203,20 @@ def test_a_change_in_an_imported_file_rechecks_its_importer(client: LspClient, f
     assert client.diagnostics(uri, 5) == []
 
 
+def test_an_error_in_an_imported_file_is_shown_on_the_import_that_leads_to_it(
+    client: LspClient, folder: Path
+):
+    (folder / "good.cnn").write_text(LIB.replace("unit", "plain"))
+    (folder / "middle.cnn").write_text('import "bad_leaf.cnn"\n' + LIB.replace("unit", "other"))
+    (folder / "bad_leaf.cnn").write_text("block leaf(c) {\n    conv c 3x3 pad=\n}\n")
+    text = 'import "good.cnn"\nimport "middle.cnn"\n\nnetwork n {\n    input 3x8x8\n    plain(4)\n}\n'
+    uri = client.open(folder / "importer.cnn", text)
+    diagnostics = client.diagnostics(uri, 1)
+    # On `import "middle.cnn"`, the import that leads to the file, not on the first import.
+    assert diagnostics and {d.range.start.line for d in diagnostics} == {1}
+    assert "bad_leaf.cnn:2" in diagnostics[0].message
+
+
 def test_formatting_whole_document_and_range(client: LspClient, folder: Path):
     messy = "network n {\n  input 3x8x8\n      conv 4   3x3\n  relu\n}\n"
     uri = client.open(folder / "messy.cnn", messy)

@@ -12,9 +12,11 @@ from ..elaborate import build_graph
 from ..errors import CnnError, Diagnostic, DiagnosticSink
 from ..loader import _gc_paused
 from ..name_check import check_blocks
+from ..parser import parse
 from ..passes import run_passes
 from ..program import FileReader, Program, load_program
-from ..source import SourceFile
+from ..source import SourceFile, Span
+from .names import resolve_import
 from .prefix import prefix_candidates
 
 
@@ -50,6 +52,9 @@ class Analysis:
     facts: list[Fact] = field(default_factory=list)
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # network -> bound values
     dependencies: frozenset[Path] = frozenset()  # every file read to check this one
+    # For an error in an imported file that no call of this file reaches: the import statement
+    # of this file that leads to that file (the first, if several do), by resolved path.
+    import_of: dict[Path, Span] = field(default_factory=dict)
 
 
 class _RecordingReader:
@@ -58,9 +63,12 @@ class _RecordingReader:
     def __init__(self, read: FileReader):
         self.read = read
         self.paths: set[Path] = set()
+        self.order: list[Path] = []  # first reads in order: the loader goes depth first
 
     def __call__(self, path: Path, name: str) -> SourceFile:
-        self.paths.add(path)
+        if path not in self.paths:
+            self.paths.add(path)
+            self.order.append(path)
         return self.read(path, name)
 
 
@@ -75,6 +83,7 @@ def analyze(source: SourceFile, read: FileReader = SourceFile.read) -> Analysis:
         program = load_program(source, reader)
     except CnnError as error:
         sink.add(error)
+    reads = list(reader.order)
     if program is not None:
         check_blocks(program, sink)
         for network in program.networks:
@@ -87,6 +96,8 @@ def analyze(source: SourceFile, read: FileReader = SourceFile.read) -> Analysis:
     diagnostics = sink.diagnostics
     facts = _facts(models, source, program)
     analysis = Analysis(source, diagnostics, program, facts, _parameters(models), frozenset(reader.paths))
+    if any(_only_imported(diagnostic, source) for diagnostic in diagnostics):
+        analysis.import_of = _import_of(source, program, reads)
     if diagnostics and len(models) < (len(program.networks) if program else 1):
         _add_prefix_facts(analysis, reader)
     return analysis
@@ -123,6 +134,37 @@ def _add_prefix_facts(analysis: Analysis, reader: _RecordingReader) -> None:
             for name, values in _parameters(models).items():
                 analysis.parameters.setdefault(name, values)
             return
+
+
+def _only_imported(diagnostic: Diagnostic, source: SourceFile) -> bool:
+    """An error in another file that no call written in `source` leads to."""
+    span = diagnostic.span
+    return (
+        span is not None
+        and span.source is not source
+        and not any(frame.span.source is source for frame in diagnostic.chain)
+    )
+
+
+def _import_of(source: SourceFile, program: Program | None, reads: list[Path]) -> dict[Path, Span]:
+    """Each file read while loading `source` -> the import statement of `source` under which it was
+    read: the loader reads depth first, so a file belongs to the last top-level import read before it."""
+    try:
+        module = program.module if program is not None else parse(source)
+    except CnnError:
+        return {}
+    statements = {}
+    for statement in module.imports:
+        path = resolve_import(source, statement.path)
+        if path is not None and statement.span.source is source:
+            statements.setdefault(path, statement.span)
+    import_of: dict[Path, Span] = {}
+    current = None
+    for path in reads:
+        current = statements.get(path, current)
+        if current is not None:
+            import_of[path] = current
+    return import_of
 
 
 def _offset_in(diagnostic: Diagnostic, source: SourceFile) -> int:

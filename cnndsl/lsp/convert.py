@@ -55,9 +55,16 @@ def location(span: Span, indexes: dict[int, LineIndex]) -> lsp.Location | None:
     return lsp.Location(uri_of(source.path), index.range(span.start, span.end))
 
 
-def diagnostics(found: list[Diagnostic], source: SourceFile, index: LineIndex) -> list[lsp.Diagnostic]:
+def diagnostics(
+    found: list[Diagnostic],
+    source: SourceFile,
+    index: LineIndex,
+    import_of: dict[Path, Span] | None = None,
+) -> list[lsp.Diagnostic]:
     """The diagnostics to show in `source`: its own, and those of imported files at the call or import
-    that leads to them, with every `called at` step (and the real place) as related information."""
+    that leads to them, with every `called at` step (and the real place) as related information.
+
+    `import_of` maps an imported file to the import statement of `source` that leads to it."""
     indexes: dict[int, LineIndex] = {}
     shown = []
     for diagnostic in found:
@@ -77,7 +84,9 @@ def diagnostics(found: list[Diagnostic], source: SourceFile, index: LineIndex) -
                 span, message = outer.span, f"in block {outer.signature}: {message}"
             else:
                 where_text = f" ({diagnostic.span})" if diagnostic.span is not None else ""
-                span, message = _first_import(source), f"{message}{where_text}"
+                path = diagnostic.span.source.path if diagnostic.span is not None else None
+                leading = (import_of or {}).get(path) if path is not None else None
+                span, message = leading or _first_import(source), f"{message}{where_text}"
         rng = (
             index.range(span.start, span.end)
             if span is not None
@@ -97,6 +106,6 @@ def diagnostics(found: list[Diagnostic], source: SourceFile, index: LineIndex) -
 
 
 def _first_import(source: SourceFile) -> Span | None:
-    """An error in an imported file with no call from here: shown on the first import line."""
+    """Where an error in an imported file is shown when no import is known to lead to it."""
     match = re.search(r"^[ \t]*import\b[^\n]*", source.text, re.MULTILINE)
     return Span(source, match.start(), match.end()) if match else None

@@ -29,7 +29,8 @@ _COMPLETION_KINDS = {
 
 
 def diagnostics(checked: Checked) -> list[lsp.Diagnostic]:
-    return convert.diagnostics(checked.analysis.diagnostics, checked.analysis.source, checked.index)
+    analysis = checked.analysis
+    return convert.diagnostics(analysis.diagnostics, analysis.source, checked.index, analysis.import_of)
 
 
 def inlay_hints(checked: Checked, visible: lsp.Range) -> list[lsp.InlayHint]:
