@@ -251,6 +251,25 @@ def test_rename_a_block_parameter(client: LspClient, folder: Path):
     assert len(edit.changes[uri]) == 2  # the parameter and its use (not conv's own `stride=`)
 
 
+def test_references_and_rename_reach_closed_files_of_the_folder(client: LspClient, folder: Path):
+    user = 'import "lib.cnn"\n\nnetwork user {\n    input 3x8x8\n    unit(4)\n    unit(8, stride=2)\n}\n'
+    (folder / "closed_user.cnn").write_text(user)  # never opened in the editor
+    (folder / "unrelated.cnn").write_text("block unit(c) {\n    conv c 1x1\n}\n")  # another `unit`
+    lib_uri = client.open(folder / "lib.cnn", LIB, version=11)
+    client.diagnostics(lib_uri, 11)
+    closed_uri = (folder / "closed_user.cnn").resolve().as_uri()
+    context = lsp.ReferenceContext(include_declaration=False)
+    at = _position(LIB, "unit")
+    params = lsp.ReferenceParams(context=context, text_document=_document(lib_uri), position=at)
+    references = client.request("textDocument/references", params, list[lsp.Location])
+    assert sorted(r.range.start.line for r in references if r.uri == closed_uri) == [4, 5]
+    assert not any(r.uri.endswith("/unrelated.cnn") for r in references)
+    params = lsp.RenameParams(_document(lib_uri), _position(LIB, "stride=1"), "step")
+    edit = client.request("textDocument/rename", params, lsp.WorkspaceEdit)
+    (keyword,) = edit.changes[closed_uri]  # `stride=2` in the closed file's call
+    assert keyword.range.start == lsp.Position(5, 12) and keyword.new_text == "step"
+
+
 def test_a_malformed_message_or_a_failing_request_does_not_stop_the_server(client: LspClient, folder: Path):
     client.send_raw(b"{this is not json")
     # A notification with parameters of the wrong type has no one to answer: it is dropped.

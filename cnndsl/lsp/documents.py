@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-from ..program import Program
+from ..errors import CnnError
+from ..program import Program, load_program
 from ..source import SourceFile
 from .analysis import Analysis, analyze
-from .convert import LineIndex
+from .convert import LineIndex, uri_of
 from .names import Name, index_names
+
+# Find references and rename look through this many closed files of a folder at most: a folder of
+# thousands of .cnn files would make each request slow, and an editor's own search covers them.
+MAX_FOLDER_FILES = 500
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,31 @@ class DocumentStore:
             for other, checked in self.checked.items()
             if other != uri and path in checked.analysis.dependencies
         ]
+
+    def closed_files(self, folder: Path, word: str) -> Iterator[tuple[str, LineIndex, list[Name]]]:
+        """The names in the .cnn files of `folder` that are not open and mention `word`: what find
+        references and rename reach beyond the open buffers. Files that do not load are skipped,
+        and so is the folder of the built-in architectures (a rename must not edit the install)."""
+        try:
+            if folder.resolve() == Path(str(resources.files("cnndsl.architectures"))).resolve():
+                return
+            paths = sorted(folder.glob("*.cnn"))[:MAX_FOLDER_FILES]
+        except OSError:
+            return
+        open_paths = {buffer.path.resolve() for buffer in self.buffers() if buffer.path is not None}
+        mentions = re.compile(rf"\b{re.escape(word)}\b")
+        for path in paths:
+            try:
+                resolved = path.resolve()
+                if resolved in open_paths:
+                    continue
+                source = SourceFile.read(resolved, str(path))
+                if not mentions.search(source.text):
+                    continue
+                program = load_program(source, self.read)
+            except (OSError, CnnError, RecursionError):
+                continue
+            yield uri_of(resolved), LineIndex(source.text), index_names(program, source)
 
     def forget(self, uri: str) -> None:
         self.checked.pop(uri, None)

@@ -79,23 +79,32 @@ def definition(checked: Checked, position: lsp.Position) -> lsp.Location | None:
     return _location(name.definition)
 
 
-def _key(name: Name, checked: Checked) -> tuple | None:
-    """What a name refers to, comparable across buffers: (kind, file, start) of its definition."""
+def _key(name: Name, uri: str) -> tuple | None:
+    """What a name refers to, comparable across files: (kind, file, start) of its definition."""
     span = name.definition
     if span is None:
         return None
-    path = span.source.path.resolve() if span.source.path else checked.uri
+    path = span.source.path.resolve() if span.source.path else uri
     return (name.kind, name.name, path, span.start)
 
 
-def _occurrences(store: DocumentStore, checked: Checked, target: Name) -> list[tuple[Checked, Name]]:
-    """Every occurrence of what `target` names: in this buffer, and for a block in every open buffer."""
-    found = [(checked, name) for name in checked.names if same_symbol(name, target)]
-    key = _key(target, checked)
-    if target.kind == "block" and key is not None:
+# Where an occurrence is: the file's URI, its line index, the name.
+Occurrence = tuple[str, LineIndex, Name]
+
+
+def _occurrences(store: DocumentStore, checked: Checked, target: Name) -> list[Occurrence]:
+    """Every occurrence of what `target` names: in this buffer, and for a block or a block's parameter
+    (a keyword argument) in every open buffer and every closed file of the definition's folder."""
+    found = [(checked.uri, checked.index, name) for name in checked.names if same_symbol(name, target)]
+    key = _key(target, checked.uri)
+    if target.kind in ("block", "parameter") and key is not None:
         for other in list(store.checked.values()):
             if other.uri != checked.uri:
-                found += [(other, name) for name in other.names if _key(name, other) == key]
+                found += [(other.uri, other.index, n) for n in other.names if _key(n, other.uri) == key]
+        defined_in = target.definition.source.path if target.definition is not None else None
+        if defined_in is not None:
+            for uri, index, names in store.closed_files(defined_in.parent, target.name):
+                found += [(uri, index, name) for name in names if _key(name, uri) == key]
     return found
 
 
@@ -106,9 +115,9 @@ def references(
     if target is None or target.kind == "import":
         return []
     locations = []
-    for owner, name in _occurrences(store, checked, target):
+    for uri, index, name in _occurrences(store, checked, target):
         if declaration or not name.is_definition:
-            locations.append(lsp.Location(owner.uri, owner.index.range(name.start, name.end)))
+            locations.append(lsp.Location(uri, index.range(name.start, name.end)))
     return locations
 
 
@@ -125,11 +134,9 @@ def rename(
         raise ValueError(f"'{new_name}' is not a name: use letters, digits and _")
     changes: dict[str, list[lsp.TextEdit]] = {}
     seen = set()
-    for owner, name in _occurrences(store, checked, target):
-        seen.add((owner.uri, name.start))
-        changes.setdefault(owner.uri, []).append(
-            lsp.TextEdit(owner.index.range(name.start, name.end), new_name)
-        )
+    for uri, index, name in _occurrences(store, checked, target):
+        seen.add((uri, name.start))
+        changes.setdefault(uri, []).append(lsp.TextEdit(index.range(name.start, name.end), new_name))
     span = target.definition
     if span is not None and span.source.path is not None and span.source is not checked.analysis.source:
         where = _location(span)
