@@ -76,15 +76,18 @@ def test_torchvision_model_imports_with_equal_totals_and_outputs(name, small, tm
     x = torch.randn(1, *small)
     with torch.no_grad():
         expected = reference(x)
+        # ResNet-101/152's random batchnorm statistics grow the logits to 1e4-1e6: compare in units
+        # of the output's size, which is the absolute difference for ResNet-18's logits.
+        scale = max(1.0, float(expected.abs().max()))
         module = small_model.build("torch").eval()
         module.load_state_dict({k: torch.from_numpy(v) for k, v in imported.state.items()})
-        assert (module(x) - expected).abs().max() < 1e-5
+        assert (module(x) - expected).abs().max() < 1e-5 * scale
     path = tmp_path / "w.safetensors"
     from cnndsl.importer.weights import safetensors_bytes
 
     path.write_bytes(safetensors_bytes(imported.state))
     got = small_model.build("numpy", weights=str(path))(x.numpy())
-    assert abs(got - expected.numpy()).max() < 1e-4
+    assert abs(got - expected.numpy()).max() < 1e-4 * scale
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
