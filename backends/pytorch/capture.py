@@ -236,7 +236,46 @@ def _describe(node: fx.Node, modules: dict, path: str, where: str):
         if _kernel(size) == (1, 1):
             return "globalavgpool", (), (), (), args[:1]
         return "adaptiveavgpool", (_kernel(size),), (), (), args[:1]
+    if target in (F.avg_pool2d, F.max_pool2d):
+        return _functional_pool(node, target is F.max_pool2d, path, where, args)
+    if label == "stochastic_depth":  # torchvision.ops.stochastic_depth(input, p, mode, training)
+        p, mode = _bound(node, ("input", "p", "mode", "training"), {})[1:3]
+        if mode != "row":
+            raise unsupported(f"stochastic_depth with mode='{mode}'", path, where)
+        return "droppath", (float(p),), (), (), args[:1]
     raise unsupported(f"the operation '{label}'", path, where)
+
+
+def _bound(node: fx.Node, names: tuple[str, ...], defaults: dict) -> list:
+    """A call's arguments by position, from its positional and keyword arguments."""
+    values = dict(defaults)
+    values.update(zip(names, node.args))
+    values.update(node.kwargs)
+    return [values.get(name) for name in names]
+
+
+def _functional_pool(node: fx.Node, is_max: bool, path: str, where: str, args: list):
+    """F.max_pool2d / F.avg_pool2d as Inception's forward calls them."""
+    names = ("input", "kernel_size", "stride", "padding")
+    names += ("dilation", "ceil_mode") if is_max else ("ceil_mode", "count_include_pad", "divisor_override")
+    defaults = {"padding": 0, "dilation": 1, "ceil_mode": False, "count_include_pad": True}
+    bound = dict(zip(names, _bound(node, names, defaults)))
+    if bound.get("return_indices") or node.kwargs.get("return_indices"):
+        raise unsupported("max_pool2d returning indices", path, where)
+    if is_max and _pair(bound["dilation"]) != 1:
+        raise unsupported("max_pool2d with dilation", path, where)
+    if not is_max and bound["divisor_override"] is not None:
+        raise unsupported("avg_pool2d with divisor_override", path, where)
+    stride = bound["stride"] if bound["stride"] not in (None, [], ()) else bound["kernel_size"]
+    keywords = [
+        ("stride", _pair(stride)),
+        ("pad", _pair(bound["padding"])),
+        ("ceil", bool(bound["ceil_mode"])),
+    ]
+    if not is_max:
+        keywords.append(("count_pad", bool(bound["count_include_pad"])))
+    kind = "maxpool" if is_max else "avgpool"
+    return kind, (_kernel(bound["kernel_size"]),), tuple(keywords), (), args[:1]
 
 
 def _describe_module(module: nn.Module, node: fx.Node, path: str, where: str):

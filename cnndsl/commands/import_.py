@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -35,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _capture(args: argparse.Namespace):
     shape = parse_shape(args.shape)
     if args.source.endswith(".onnx"):
-        raise CnnUsageError("importing ONNX files is not supported yet (see docs/import.md)")
+        if args.arg:
+            raise CnnUsageError("--arg is for PyTorch callables, not ONNX files")
+        try:
+            from ..backends.onnx_reader import read
+        except ImportError:
+            raise CnnUsageError("importing an ONNX file needs onnx: pip install 'cnndsl[onnx]'") from None
+        stem = re.sub(r"\W", "_", Path(args.source).stem).lower()
+        return read(args.source, stem if stem[:1].isalpha() else f"net_{stem}", shape)
     try:
         from ..backends.pytorch.capture import capture, load_callable, parse_argument
     except ImportError:
@@ -56,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         if path.exists() and not args.force:
             raise CnnUsageError(f"{path} exists; pass --force to overwrite it")
     graph = _capture(args)
-    header = f"# Imported by `cnndsl import {args.source}` (input {args.shape}).\n"
+    header = f"# Imported by `cnndsl import {args.source}` (input {'x'.join(map(str, graph.input_shape))}).\n"
     imported = convert(graph, flat=args.flat, header=header, with_weights=bool(args.weights))
     if args.weights:  # the weights first: a .cnn file never points at weights that were not written
         write_atomically(args.weights, safetensors_bytes(imported.state))

@@ -120,6 +120,35 @@ def group(items: list, prefix: tuple[str, ...] = ()) -> list:
     return out
 
 
+# Weightless single-input ops that end a merge's unit (ResNet's relu after the add).
+_TRAILERS = {"relu", "relu6", "sigmoid", "tanh", "hardswish", "hardsigmoid", "silu", "gelu", "mish"}
+_UNIT_NAMES = {"residual": "ResidualBlock", "concat": "ConcatBlock", "gate": "GateBlock", "sum": "SumBlock"}
+
+
+def structural_scopes(items: list, prefix: str = "") -> list:
+    """Without a module hierarchy (ONNX): every merge and the activations after it is a unit.
+
+    Units with the same structure up to their numbers then become calls of one block, as
+    module scopes do; each merge's bodies are scoped the same way.
+    """
+    out: list = []
+    index = 0
+    while index < len(items):
+        item = items[index]
+        if not isinstance(item, Merge):
+            out.append(item)
+            index += 1
+            continue
+        path = f"{prefix}#{len(out)}"  # not an identifier: no label
+        item.parts = [structural_scopes(part, f"{path}.{number}.") for number, part in enumerate(item.parts)]
+        end = index + 1
+        while end < len(items) and isinstance(items[end], Leaf) and items[end].op.kind in _TRAILERS:
+            end += 1
+        out.append(Scope(path, _UNIT_NAMES[item.kind], items[index:end]))
+        index = end
+    return out
+
+
 def _encode(item: Any, blocks: dict[tuple, Block]) -> tuple[tuple, list, list[str]]:
     """(template, hole values, hole names) of one statement."""
     if isinstance(item, Leaf):
@@ -219,7 +248,10 @@ def recover(items: list, blocks_enabled: bool = True) -> Plan:
     """The plan of blocks and calls for structured statements (see `structure`)."""
     if not blocks_enabled:
         return Plan(items, {})
-    grouped = group(items)
+    if any(op.module for item in items for op in _ops(item)):
+        grouped = group(items)
+    else:
+        grouped = structural_scopes(items)
     counts: dict[tuple, int] = {}
     _build(grouped, {}, counts, None)
     blocks: dict[tuple, Block] = {}
