@@ -4,7 +4,8 @@ Every function here needs only numpy and the other functions of this module (and
 so codegen.py copies them verbatim into standalone modules: one implementation, two users.
 Weights come pre-packed (see `pack_gemm_weight`); outputs go into caller-provided arrays so the
 engine can reuse its buffers; `workspace` is a flat float32 scratch array of at least
-`im2col_workspace_size(...)` elements.
+`im2col_workspace_size(...)` elements. `activation`, if given, is a kernel `f(x, out)` that may
+write in place (relu, relu6, silu, ...): it runs on each output block while that is in cache.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import numpy as np
 CHUNK_BYTES = 3 << 19
 # ... but never fewer output pixels than this per GEMM (see `chunks`).
 MIN_GEMM_ROWS = 256
+# A depthwise conv makes two passes (multiply, add) over its output block per tap: measured on
+# the 2-core Zen 5, blocks of 128-512 KiB run them from L2 at 1.7-2.5x the speed of whole images.
+DEPTHWISE_CHUNK_BYTES = 1 << 18
 
 
 def pack_gemm_weight(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -29,9 +33,17 @@ def pack_gemm_weight(weight: np.ndarray, groups: int) -> np.ndarray:
     return np.ascontiguousarray(packed.reshape(groups, kh * kw * group_channels, per_group), dtype=np.float32)
 
 
-def pack_depthwise_weight(weight: np.ndarray) -> np.ndarray:
-    """(channels, 1, kh, kw) -> (kh, kw, channels): one row of per-channel factors per tap."""
-    return np.ascontiguousarray(weight[:, 0].transpose(1, 2, 0), dtype=np.float32)
+def pack_depthwise(weight: np.ndarray, bias, out_columns: int) -> tuple:
+    """(channels, 1, kh, kw) -> (kh, kw, out_columns, channels) factors; bias -> (out_columns, channels).
+
+    Each tap's factors are repeated along an output row: a row of the input window and a row of
+    factors are then both one contiguous run, and NumPy's inner loop spans the whole row rather
+    than one pixel's channels (3x faster for 32 channels).
+    """
+    taps = weight[:, 0].transpose(1, 2, 0)[:, :, None, :]
+    packed = np.ascontiguousarray(np.broadcast_to(taps, (*taps.shape[:2], out_columns, taps.shape[3])))
+    row_bias = None if bias is None else np.ascontiguousarray(np.broadcast_to(bias, (out_columns, len(bias))))
+    return packed.astype(np.float32, copy=False), row_bias
 
 
 def reshape_view(block: np.ndarray, shape: tuple) -> np.ndarray:
@@ -87,14 +99,14 @@ def chunks(
             yield image, image + 1, first, min(rows, first + rows_per_chunk)
 
 
-def epilogue(block: np.ndarray, bias, residual, relu: bool) -> None:
-    """Bias, residual add and ReLU on an output block while it is still in cache."""
+def epilogue(block: np.ndarray, bias, residual, activation) -> None:
+    """Bias, residual add and activation on an output block while it is still in cache."""
     if bias is not None:
         np.add(block, bias, out=block)
     if residual is not None:
         np.add(block, residual, out=block)
-    if relu:
-        np.maximum(block, 0, out=block)
+    if activation is not None:
+        activation(block, block)
 
 
 def im2col_workspace_size(weight_shape: tuple, out_shape: tuple, budget: int = CHUNK_BYTES) -> int:
@@ -118,7 +130,7 @@ def conv_im2col(
     dilation: tuple,
     out: np.ndarray,
     workspace: np.ndarray,
-    relu: bool = False,
+    activation=None,
     residual=None,
     budget: int = CHUNK_BYTES,
 ) -> np.ndarray:
@@ -158,7 +170,7 @@ def conv_im2col(
             grouped = block.reshape(pixels, groups, per_group).transpose(1, 0, 2)
             np.matmul(columns.reshape(groups, pixels, patch), weight, out=grouped)
         shortcut = None if residual is None else as_matrix(residual[first:last, start:end], pixels)
-        epilogue(block, bias, shortcut, relu)
+        epilogue(block, bias, shortcut, activation)
     return out
 
 
@@ -167,7 +179,7 @@ def conv_pointwise(
     weight: np.ndarray,
     bias,
     out: np.ndarray,
-    relu: bool = False,
+    activation=None,
     residual=None,
     budget: int = CHUNK_BYTES,
 ) -> np.ndarray:
@@ -181,8 +193,18 @@ def conv_pointwise(
         end = min(pixels, start + rows)
         block = outputs[start:end]
         np.matmul(inputs[start:end], weight[0], out=block)
-        epilogue(block, bias, None if shortcut is None else shortcut[start:end], relu)
+        epilogue(block, bias, None if shortcut is None else shortcut[start:end], activation)
     return out
+
+
+def depthwise_workspace_size(
+    padded_shape: tuple, out_shape: tuple, stride: tuple, budget: int = DEPTHWISE_CHUNK_BYTES
+) -> int:
+    """Scratch elements `conv_depthwise` needs: a strided input's column phases, a chunk of products."""
+    images, rows, columns, channels = out_shape
+    phases = padded_shape[0] * padded_shape[1] * padded_shape[2] * padded_shape[3]  # the phases partition it
+    rows_per_chunk = min(rows, max(1, budget // (4 * columns * channels)))
+    return (phases if stride[1] > 1 else 0) + rows_per_chunk * columns * channels
 
 
 def conv_depthwise(
@@ -192,24 +214,53 @@ def conv_depthwise(
     stride: tuple,
     dilation: tuple,
     out: np.ndarray,
-    relu: bool = False,
+    activation=None,
     residual=None,
     workspace=None,
+    budget: int = DEPTHWISE_CHUNK_BYTES,
 ) -> np.ndarray:
-    """One filter per channel (groups == channels): a multiply-add per tap, no GEMM.
+    """One filter per channel (groups == channels): a multiply-add per tap on blocks of output rows.
 
-    `workspace`, if given, holds at least out.size elements for the products.
+    `taps` and `bias` come from `pack_depthwise`. Every tap's window of a block is one strided
+    view of the padded input whose rows are contiguous: with a column stride s, the input's
+    columns are first split into s phases (columns p, p+s, ...), so tap j reads phase j*d mod s
+    from column j*d // s on. The first tap writes the block, the others multiply into a scratch
+    block and add it: two passes per tap, all in cache. `workspace`, if given, holds
+    `depthwise_workspace_size(...)` elements.
     """
     kh, kw = taps.shape[:2]
-    out_rows, out_columns = out.shape[1], out.shape[2]
-    product = np.empty_like(out) if workspace is None else workspace[: out.size].reshape(out.shape)
-    out.fill(0)
-    for i in range(kh):
-        for j in range(kw):
-            top, left = i * dilation[0], j * dilation[1]
-            window = x[:, top : top + stride[0] * (out_rows - 1) + 1 : stride[0]]
-            window = window[:, :, left : left + stride[1] * (out_columns - 1) + 1 : stride[1]]
-            np.multiply(window, taps[i, j], out=product)
-            np.add(out, product, out=out)
-    epilogue(out, bias, residual, relu)
+    images, out_rows, out_columns, channels = out.shape
+    (row_stride, column_stride), (row_dilation, column_dilation) = stride, dilation
+    if workspace is None:
+        workspace = np.empty(depthwise_workspace_size(x.shape, out.shape, stride, budget), np.float32)
+    used = 0
+    phases = [x]
+    if column_stride > 1:
+        phases = []
+        for phase in range(column_stride):
+            source = x[:, :, phase::column_stride]
+            copy = workspace[used : used + source.size].reshape(source.shape)
+            np.copyto(copy, source)
+            phases.append(copy)
+            used += source.size
+    rows_per_chunk = max(1, budget // (4 * out_columns * channels))
+    for image in range(images):
+        for start in range(0, out_rows, rows_per_chunk):
+            end = min(out_rows, start + rows_per_chunk)
+            block = out[image, start:end]
+            product = workspace[used : used + block.size].reshape(block.shape)
+            for i in range(kh):
+                top = start * row_stride + i * row_dilation
+                bottom = top + row_stride * (end - start - 1) + 1
+                for j in range(kw):
+                    left = j * column_dilation
+                    window = phases[left % column_stride][image, top:bottom:row_stride]
+                    window = window[:, left // column_stride : left // column_stride + out_columns]
+                    if i == 0 and j == 0:
+                        np.multiply(window, taps[0, 0], out=block)
+                    else:
+                        np.multiply(window, taps[i, j], out=product)
+                        np.add(block, product, out=block)
+            shortcut = None if residual is None else residual[image, start:end]
+            epilogue(block, bias, shortcut, activation)
     return out

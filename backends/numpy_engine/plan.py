@@ -1,8 +1,10 @@
 """The step plan: which IR nodes run together as one step, in execution order.
 
 A conv or fc absorbs the batchnorm that alone reads it (folded into its weights at load), then
-a residual `add` whose other input is already computed, then a ReLU: each absorbed op saves a
-pass over memory. Dropout and drop path are the identity at inference and become aliases, not steps.
+a residual `add` whose other input is already computed, then an activation (relu, relu6,
+hardswish, silu, ...): each absorbed op saves a pass over memory, and the kernels apply it to
+each output block while that is still in cache. Dropout and drop path are the identity at
+inference and become aliases, not steps.
 """
 
 from __future__ import annotations
@@ -22,15 +24,17 @@ class Step:
     members: tuple[str, ...]  # the IR nodes it computes, head first; the last one names its output
     batchnorm: str | None = None  # folded into a conv or fc
     shortcut: str | None = None  # the other operand of a fused residual add
-    relu: bool = False
+    activation: str | None = None  # the op name of a fused activation (FUSABLE_ACTIVATIONS)
 
     @property
     def output(self) -> str:
         return self.members[-1]
 
 
-# Ops whose step can end in a fused ReLU (they apply it to their output block in cache).
-_RELU_FUSABLE = {"conv", "fc", "add", "batchnorm"}
+# Ops whose step can end in a fused activation (they apply it to their output block in cache),
+# and the activations that can be fused: elementwise, parameter-free, able to write in place.
+_ACTIVATION_FUSABLE = {"conv", "fc", "add", "batchnorm"}
+FUSABLE_ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid")
 
 
 # Trailing ops that `logits=True` leaves out, as the torch backend does: losses want raw scores.
@@ -71,7 +75,7 @@ def plan_steps(
         if op in ("dropout", "droppath") or (logits and node in outputs and op in PROBABILITY_HEADS):
             value[node] = inputs[0]
             continue
-        members, batchnorm, shortcut, relu = [node], None, None, False
+        members, batchnorm, shortcut, activation = [node], None, None, None
         following = sole_consumer(node) if fuse else None
         if following and following[1] == "batchnorm" and op in ("conv", "fc"):
             batchnorm = following[0]
@@ -85,11 +89,13 @@ def plan_steps(
                 shortcut = value[others[0]]
                 members.append(following[0])
                 following = sole_consumer(following[0])
-        if following and following[1] == "relu" and op in _RELU_FUSABLE:
-            relu = True
+        # With `logits`, a sigmoid producing an output is left out, so it must not be fused either.
+        left_out = logits and following and following[0] in outputs and following[1] in PROBABILITY_HEADS
+        if following and following[1] in FUSABLE_ACTIVATIONS and op in _ACTIVATION_FUSABLE and not left_out:
+            activation = following[1]
             members.append(following[0])
         extra = (shortcut,) if shortcut else ()
-        steps.append(Step(node, op, inputs + extra, tuple(members), batchnorm, shortcut, relu))
+        steps.append(Step(node, op, inputs + extra, tuple(members), batchnorm, shortcut, activation))
         covered.update(members)
         for member in members:
             value[member] = members[-1]

@@ -192,13 +192,16 @@ def flatten(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def fully_connected(x: np.ndarray, weight: np.ndarray, bias, relu: bool, out: np.ndarray) -> np.ndarray:
-    """x (N, F) times the (out, F) weight transposed: BLAS reads the transpose in place."""
+def fully_connected(x: np.ndarray, weight: np.ndarray, bias, activation, out: np.ndarray) -> np.ndarray:
+    """x (N, F) times the (out, F) weight transposed: BLAS reads the transpose in place.
+
+    `activation`, if given, is an in-place kernel f(x, out) (relu, silu, ...).
+    """
     np.matmul(x, weight.T, out=out)
     if bias is not None:
         np.add(out, bias, out=out)
-    if relu:
-        np.maximum(out, 0, out=out)
+    if activation is not None:
+        activation(out, out)
     return out
 
 
