@@ -204,21 +204,22 @@ def test_logits_keep_a_trailing_sigmoid_out_of_the_conv():
     np.testing.assert_allclose(1 / (1 + np.exp(-raw(x))), probabilities, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("channels", [5, 400])  # window rows at once, and pixel by pixel
 @pytest.mark.parametrize(("stride", "dilation"), [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((2, 3), (2, 1))])
-def test_depthwise_blocks_of_rows_agree_with_one_block(stride, dilation):
-    """A budget of one output row at a time gives what one whole-image block gives."""
+def test_depthwise_blocks_of_rows_agree_with_one_block(stride, dilation, channels):
+    """A budget of one output row at a time gives what one whole-image block gives, and the definition."""
     from cnndsl.backends.numpy_engine import conv_kernels
 
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 15, 14, 5)).astype(np.float32)
-    weight = rng.standard_normal((5, 1, 3, 3)).astype(np.float32)
-    bias = rng.standard_normal(5).astype(np.float32)
+    x = rng.standard_normal((2, 15, 14, channels)).astype(np.float32)
+    weight = rng.standard_normal((channels, 1, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(channels).astype(np.float32)
     out_rows = conv_kernels.output_size(15, 3, stride[0], 0, 0, dilation[0])
     out_columns = conv_kernels.output_size(14, 3, stride[1], 0, 0, dilation[1])
     taps, row_bias = conv_kernels.pack_depthwise(weight, bias, out_columns)
     results = []
     for budget in (1, 1 << 30):
-        out = np.empty((2, out_rows, out_columns, 5), np.float32)
+        out = np.empty((2, out_rows, out_columns, channels), np.float32)
         conv_kernels.conv_depthwise(x, taps, row_bias, stride, dilation, out, budget=budget)
         results.append(out)
     expected = np.zeros_like(results[0])
@@ -229,4 +230,4 @@ def test_depthwise_blocks_of_rows_agree_with_one_block(stride, dilation):
             window = window[:, :, left : left + stride[1] * (out_columns - 1) + 1 : stride[1]]
             expected += window * weight[:, 0, i, j]
     np.testing.assert_allclose(results[0], expected + bias, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-6)

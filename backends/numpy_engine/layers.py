@@ -137,11 +137,6 @@ class ConvLayer(Layer):
         padded = (batch, rows + top + bottom, columns + left + right, channels) if any(self.pads) else None
         if self.algorithm == "im2col":
             return Needs(out, padded, conv_kernels.im2col_workspace_size(self.weight.shape, out))
-        if self.algorithm == "depthwise":
-            size = conv_kernels.depthwise_workspace_size(
-                padded or (batch, *nhwc(self.in_shape)), out, self.attrs["stride"]
-            )
-            return Needs(out, padded, size)
         return Needs(out, padded)
 
     def __call__(self, inputs, out, padded, workspace) -> None:
@@ -153,9 +148,9 @@ class ConvLayer(Layer):
         elif self.algorithm == "pointwise":
             conv_kernels.conv_pointwise(x, self.weight, self.bias, out, activation, residual)
         elif self.algorithm == "depthwise":
-            stride, dilation = self.attrs["stride"], self.attrs["dilation"]
+            a = self.attrs
             conv_kernels.conv_depthwise(
-                x, self.weight, self.bias, stride, dilation, out, activation, residual, workspace
+                x, self.weight, self.bias, a["stride"], a["dilation"], out, activation, residual
             )
         else:
             conv_kernels.conv_im2col(
