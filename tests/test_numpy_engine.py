@@ -231,3 +231,18 @@ def test_depthwise_blocks_of_rows_agree_with_one_block(stride, dilation, channel
             expected += window * weight[:, 0, i, j]
     np.testing.assert_allclose(results[0], expected + bias, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-6)
+
+
+def test_fusion_looks_past_dropout_and_drop_path():
+    """EfficientNet's conv -> batchnorm -> droppath -> residual add is one step, as without droppath."""
+    model = cnndsl.loads(
+        "network mb {\n input 8x6x6\n residual { conv 8 1x1; batchnorm; droppath 0.2 }\n"
+        " conv 8 1x1; dropout 0.5; batchnorm; dropout 0.1; relu6\n}"
+    )
+    net = model.build("numpy", seed=0)
+    assert [(step.op, step.shortcut is not None, step.activation) for step in net.steps] == [
+        ("conv", True, None),
+        ("conv", False, "relu6"),
+    ]
+    x = np.random.default_rng(1).standard_normal((2, 8, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(net(x), model.build("numpy", seed=0, fuse=False)(x), rtol=1e-5, atol=1e-6)

@@ -37,6 +37,9 @@ _ACTIVATION_FUSABLE = {"conv", "fc", "add", "batchnorm"}
 FUSABLE_ACTIVATIONS = ("relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid")
 
 
+# Ops that are the identity at inference: aliases of their input, and fusion looks past them.
+IDENTITY_OPS = ("dropout", "droppath")
+
 # Trailing ops that `logits=True` leaves out, as the torch backend does: losses want raw scores.
 PROBABILITY_HEADS = {"softmax", "sigmoid"}
 
@@ -61,6 +64,16 @@ def plan_steps(
             return None
         return readers[0], graph.nodes[readers[0]]["op"]
 
+    def next_consumer(node: str) -> tuple[tuple[str, str] | None, list[str]]:
+        """The sole consumer past any dropout or drop path (EfficientNet's bn -> droppath -> add),
+        and the identities passed on the way."""
+        passed = []
+        following = sole_consumer(node) if fuse else None
+        while following and following[1] in IDENTITY_OPS:
+            passed.append(following[0])
+            following = sole_consumer(following[0])
+        return following, passed
+
     value: dict[str, str] = {}
     steps: list[Step] = []
     covered: set[str] = set()
@@ -72,28 +85,28 @@ def plan_steps(
         if op == "input":
             value[node] = node
             continue
-        if op in ("dropout", "droppath") or (logits and node in outputs and op in PROBABILITY_HEADS):
+        if op in IDENTITY_OPS or (logits and node in outputs and op in PROBABILITY_HEADS):
             value[node] = inputs[0]
             continue
         members, batchnorm, shortcut, activation = [node], None, None, None
-        following = sole_consumer(node) if fuse else None
+        following, passed = next_consumer(node)
         if following and following[1] == "batchnorm" and op in ("conv", "fc"):
             batchnorm = following[0]
-            members.append(batchnorm)
-            following = sole_consumer(batchnorm)
+            members += [*passed, batchnorm]
+            following, passed = next_consumer(batchnorm)
         if following and following[1] == "add" and op == "conv":
             operands = graph.nodes[following[0]]["inputs"]
-            others = [source for source in operands if source != members[-1]]
+            others = [source for source in operands if source != (passed or members)[-1]]
             # The shortcut must already exist when this step runs: computed by an earlier node.
             if len(operands) == 2 and len(others) == 1 and order[others[0]] < order[node]:
                 shortcut = value[others[0]]
-                members.append(following[0])
-                following = sole_consumer(following[0])
+                members += [*passed, following[0]]
+                following, passed = next_consumer(following[0])
         # With `logits`, a sigmoid producing an output is left out, so it must not be fused either.
         left_out = logits and following and following[0] in outputs and following[1] in PROBABILITY_HEADS
         if following and following[1] in FUSABLE_ACTIVATIONS and op in _ACTIVATION_FUSABLE and not left_out:
             activation = following[1]
-            members.append(following[0])
+            members += [*passed, following[0]]
         extra = (shortcut,) if shortcut else ()
         steps.append(Step(node, op, inputs + extra, tuple(members), batchnorm, shortcut, activation))
         covered.update(members)
