@@ -246,3 +246,19 @@ def test_fusion_looks_past_dropout_and_drop_path():
     ]
     x = np.random.default_rng(1).standard_normal((2, 8, 6, 6)).astype(np.float32)
     np.testing.assert_allclose(net(x), model.build("numpy", seed=0, fuse=False)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_depthwise_threads_change_nothing(monkeypatch):
+    """Depthwise blocks dealt out to threads give the very numbers one thread gives."""
+    model = cnndsl.loads(
+        "network dw {\n input 16x30x30\n conv 16 3x3 pad=1 groups=16; relu6\n"
+        " conv 16 5x5 stride=2 pad=2 groups=16\n}"
+    )
+    x = np.random.default_rng(3).standard_normal((2, 16, 30, 30)).astype(np.float32)
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
+        net = model.build("numpy", seed=0)
+        assert net.threads == int(threads)
+        results.append(net(x))
+    np.testing.assert_array_equal(results[0], results[1])

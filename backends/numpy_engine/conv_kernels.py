@@ -200,6 +200,18 @@ def conv_pointwise(
     return out
 
 
+def depthwise_blocks(images: int, out_rows: int, row_bytes: int, budget: int) -> list[tuple[int, int, int]]:
+    """(image, first row, end row) blocks of output under `budget` bytes, at least two per image
+    (of two rows or more) so that two threads can share even a small layer. The blocks depend on
+    the shape alone: the engine and a generated module sum each output in the same order."""
+    rows_per_block = max(1, min(budget // row_bytes, -(-out_rows // 2)))
+    return [
+        (image, start, min(out_rows, start + rows_per_block))
+        for image in range(images)
+        for start in range(0, out_rows, rows_per_block)
+    ]
+
+
 def conv_depthwise(
     x: np.ndarray,
     taps: np.ndarray,
@@ -210,6 +222,7 @@ def conv_depthwise(
     activation=None,
     residual=None,
     budget: int = DEPTHWISE_CHUNK_BYTES,
+    run_blocks=None,
 ) -> np.ndarray:
     """One filter per channel (groups == channels), on blocks of output rows; `pack_depthwise`'s taps.
 
@@ -217,7 +230,9 @@ def conv_depthwise(
     and accumulates every tap in one pass, no temporaries. With a column stride of 1, a window
     row and a tap's repeated factors are both one contiguous run of out_columns * channels
     numbers, so einsum's inner loop spans the row; otherwise it spans one pixel's channels,
-    which is as fast once there are a few hundred of them, or with strides.
+    which is as fast once there are a few hundred of them, or with strides. `run_blocks`, if
+    given, is called as run_blocks(compute, blocks) to compute the blocks on several threads
+    (einsum and the activations release the GIL); without it they run one after another.
     """
     kh, kw = taps.shape[:2]
     images, out_rows, out_columns, channels = out.shape
@@ -226,24 +241,29 @@ def conv_depthwise(
     row_runs = (
         column_stride == 1 and channels < DEPTHWISE_ROW_RUNS_MAX_CHANNELS and s_column == channels * s_channel
     )
-    rows_per_chunk = max(1, budget // (4 * out_columns * channels))
-    for image in range(images):
-        for start in range(0, out_rows, rows_per_chunk):
-            end = min(out_rows, start + rows_per_chunk)
-            base = x[image, start * row_stride :]
-            block = out[image, start:end]
-            if row_runs:
-                shape = (end - start, kh, kw, out_columns * channels)
-                strides = (s_row * row_stride, s_row * row_dilation, s_column * column_dilation, s_channel)
-                windows = np.lib.stride_tricks.as_strided(base, shape, strides, writeable=False)
-                row_taps = taps.reshape(kh, kw, out_columns * channels)
-                np.einsum("rijx,ijx->rx", windows, row_taps, out=reshape_view(block, shape[:1] + shape[3:]))
-            else:
-                shape = (end - start, out_columns, kh, kw, channels)
-                strides = (s_row * row_stride, s_column * column_stride)
-                strides += (s_row * row_dilation, s_column * column_dilation, s_channel)
-                windows = np.lib.stride_tricks.as_strided(base, shape, strides, writeable=False)
-                np.einsum("rwijc,ijc->rwc", windows, taps[:, :, 0], out=block)
-            shortcut = None if residual is None else residual[image, start:end]
-            epilogue(block, bias, shortcut, activation)
+
+    def compute(image: int, start: int, end: int) -> None:
+        base = x[image, start * row_stride :]
+        block = out[image, start:end]
+        if row_runs:
+            shape = (end - start, kh, kw, out_columns * channels)
+            strides = (s_row * row_stride, s_row * row_dilation, s_column * column_dilation, s_channel)
+            windows = np.lib.stride_tricks.as_strided(base, shape, strides, writeable=False)
+            row_taps = taps.reshape(kh, kw, out_columns * channels)
+            np.einsum("rijx,ijx->rx", windows, row_taps, out=reshape_view(block, shape[:1] + shape[3:]))
+        else:
+            shape = (end - start, out_columns, kh, kw, channels)
+            strides = (s_row * row_stride, s_column * column_stride)
+            strides += (s_row * row_dilation, s_column * column_dilation, s_channel)
+            windows = np.lib.stride_tricks.as_strided(base, shape, strides, writeable=False)
+            np.einsum("rwijc,ijc->rwc", windows, taps[:, :, 0], out=block)
+        shortcut = None if residual is None else residual[image, start:end]
+        epilogue(block, bias, shortcut, activation)
+
+    blocks = depthwise_blocks(images, out_rows, 4 * out_columns * channels, budget)
+    if run_blocks is None:
+        for image, start, end in blocks:
+            compute(image, start, end)
+    else:
+        run_blocks(compute, blocks)
     return out

@@ -118,6 +118,7 @@ class ConvLayer(Layer):
         kh, kw = self.attrs["kernel"]
         self.kind = f"conv {kh}x{kw} {self.algorithm}"
         self.pads = self.attrs["pads"]
+        self.run_blocks = None  # the engine's thread pool for depthwise blocks, when it has one
         if self.algorithm == "winograd":
             self.weight = winograd.pack_winograd_weight(weight)
         elif self.algorithm == "depthwise":
@@ -148,9 +149,9 @@ class ConvLayer(Layer):
         elif self.algorithm == "pointwise":
             conv_kernels.conv_pointwise(x, self.weight, self.bias, out, activation, residual)
         elif self.algorithm == "depthwise":
-            a = self.attrs
+            stride, dilation, run_blocks = self.attrs["stride"], self.attrs["dilation"], self.run_blocks
             conv_kernels.conv_depthwise(
-                x, self.weight, self.bias, a["stride"], a["dilation"], out, activation, residual
+                x, self.weight, self.bias, stride, dilation, out, activation, residual, run_blocks=run_blocks
             )
         else:
             conv_kernels.conv_im2col(
