@@ -327,6 +327,21 @@ def compare(network: str, batch: int, warmup: int, runs: int) -> float:
     return ratio
 
 
+def matmul_gflops(size: tuple[int, int, int] = (3136, 576, 128), runs: int = 20) -> float:
+    """np.matmul's rate on a conv-shaped GEMM, the same yardstick as bench_numpy.py's."""
+    import numpy as np
+
+    m, k, n = size
+    a, b, out = np.ones((m, k), np.float32), np.ones((k, n), np.float32), np.empty((m, n), np.float32)
+    np.matmul(a, b, out=out)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    return 2 * m * k * n / statistics.median(times) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -341,6 +356,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, eval, no_grad")
     print("load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()))
+    print(f"np.matmul on a conv-shaped GEMM (3136x576 by 576x128): {matmul_gflops():.0f} GFLOP/s")
     builtins = set(builtin_architectures())
     for network in args.networks:
         if network not in builtins:
