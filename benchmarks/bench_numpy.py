@@ -1,7 +1,8 @@
 """Whole-network forward time of the NumPy backend against PyTorch on the CPU, batch 1, 224x224.
 
-    python benchmarks/bench_numpy.py                       # ResNet-50 and VGG-16
+    python benchmarks/bench_numpy.py                       # ResNet-50, VGG-16, MobileNetV2, EfficientNet-B0
     python benchmarks/bench_numpy.py --networks resnet18 --runs 20 --threads 2
+    python benchmarks/bench_numpy.py --networks my_net.cnn  # a file works too
 
 Each framework runs in its own process with the same thread count: torch's and OpenBLAS's idle
 threads busy-wait and slow each other down 40-70% when they share one. OPENBLAS_CORETYPE and
@@ -9,6 +10,8 @@ OPENBLAS_L2_SIZE are removed from the NumPy process's environment (only there) s
 its kernel for this CPU; the kernel it picked is printed when threadpoolctl is installed.
 Prints the median time and ratio, each process's peak memory (ru_maxrss), NumPy's time per
 layer kind and its GFLOP/s against np.matmul's own GEMM rate measured in the same process.
+A named network that is not built in (yet) is skipped with a message. The machine's load
+average is printed before and after: other jobs on the cores slow both frameworks unevenly.
 """
 
 from __future__ import annotations
@@ -49,6 +52,11 @@ def _blas_kernel() -> str:
         return "unknown (install threadpoolctl to see it)"
     found = [f"{i.get('internal_api')} {i.get('architecture', '?')}" for i in threadpool_info()]
     return ", ".join(found) or "none found"
+
+
+def _load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
 def _gemm_rate(np, size: tuple[int, int, int] = (3136, 576, 128)) -> float:
@@ -142,7 +150,7 @@ def report(name: str, numpy_result: dict, torch_result: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--networks", default="resnet50,vgg16")
+    parser.add_argument("--networks", default="resnet50,vgg16,mobilenet_v2,efficientnet_b0")
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -155,9 +163,17 @@ def main() -> None:
     if args.worker == "torch":
         print(json.dumps(torch_worker(names[0], 1, args.warmup, args.runs, args.threads)))
         return
+    from cnndsl.loader import builtin_architectures
+
     print(f"{args.threads} threads per framework, each framework in its own process")
+    print(_load_average())
+    builtins = set(builtin_architectures())
     for name in names:
+        if not name.endswith(".cnn") and name not in builtins:
+            print(f"\n{name}: skipped, not a built-in architecture in this version of cnndsl")
+            continue
         report(name, run_worker("numpy", name, args), run_worker("torch", name, args))
+    print(_load_average())
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Forward time of cnndsl's compiled PyTorch modules against hand-written PyTorch models.
 
-    python benchmarks/bench_torch.py                      # ResNet-50 and VGG-16, batch 8, CPU
-    python benchmarks/bench_torch.py --runs 9 --threads 4
+    python benchmarks/bench_torch.py                      # ResNet-50, VGG-16, MobileNetV2, ConvNeXt-Tiny
+    python benchmarks/bench_torch.py --runs 9 --threads 4 --networks mobilenet_v2
 
 Both models are the same architecture with the same weights (checked: equal outputs), in eval
 mode under no_grad. Runs are interleaved (compiled, hand-written, hand-written, compiled, ...)
@@ -10,13 +10,17 @@ so drifting machine load hits both alike; the medians and their ratio are printe
 (timings of small inputs are dominated by convolution kernels and machine noise): the number
 of Python function calls one forward() makes, compiled against hand-written.
 
-The hand-written models follow torchvision's code (which is not installed here): nn.Sequential
-stages, Bottleneck modules with `out += identity` and in-place ReLUs.
+The hand-written models follow torchvision's code: nn.Sequential stages, Bottleneck modules with
+`out += identity` and in-place ReLUs; MobileNetV2's InvertedResidual (`x + self.conv(x)`);
+ConvNeXt's CNBlock, which permutes to channels-last for its LayerNorm and two nn.Linear layers
+(the compiled module's 1x1 convs hold the same numbers as (out, in, 1, 1)). A network that is not
+built into this version of cnndsl is skipped with a message.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -25,6 +29,7 @@ import torch
 from torch import nn
 
 import cnndsl
+from cnndsl.loader import builtin_architectures
 
 
 # ----- hand-written models -----------------------------------------------------------------
@@ -110,17 +115,148 @@ class VGG16(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-HAND_WRITTEN = {"resnet50": ResNet50, "vgg16": VGG16}
+def conv_bn_relu6(
+    inputs: int, outputs: int, kernel: int = 3, stride: int = 1, groups: int = 1
+) -> nn.Sequential:
+    """torchvision's Conv2dNormActivation with ReLU6."""
+    return nn.Sequential(
+        nn.Conv2d(inputs, outputs, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(outputs),
+        nn.ReLU6(inplace=True),
+    )
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, inputs: int, outputs: int, stride: int, expand: int):
+        super().__init__()
+        hidden = inputs * expand
+        self.use_res_connect = stride == 1 and inputs == outputs
+        layers: list[nn.Module] = [conv_bn_relu6(inputs, hidden, kernel=1)] if expand != 1 else []
+        layers += [
+            conv_bn_relu6(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, outputs, 1, bias=False),
+            nn.BatchNorm2d(outputs),
+        ]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+
+class MobileNetV2(nn.Module):
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        # (expansion t, channels c, repeats n, first stride s): the paper's Table 2.
+        settings = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1)]
+        settings += [(6, 160, 3, 2), (6, 320, 1, 1)]
+        features: list[nn.Module] = [conv_bn_relu6(3, 32, stride=2)]
+        channels = 32
+        for expand, width, repeats, stride in settings:
+            for index in range(repeats):
+                features.append(InvertedResidual(channels, width, stride if index == 0 else 1, expand))
+                channels = width
+        features.append(conv_bn_relu6(channels, 1280, kernel=1))
+        self.features = nn.Sequential(*features)
+        self.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.adaptive_avg_pool2d(self.features(x), (1, 1))
+        return self.classifier(torch.flatten(x, 1))
+
+
+class LayerNorm2d(nn.LayerNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class CNBlock(nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(width, width, 7, padding=3, groups=width),
+            Permute((0, 2, 3, 1)),
+            nn.LayerNorm(width, eps=1e-6),
+            nn.Linear(width, 4 * width),
+            nn.GELU(),
+            nn.Linear(4 * width, width),
+            Permute((0, 3, 1, 2)),
+        )
+        # torchvision registers layer_scale before `block`; after it here, in the .cnn file's order,
+        # so that share_weights can pair the two state dicts entry by entry.
+        self.layer_scale = nn.Parameter(torch.full((width, 1, 1), 1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * self.block(x) + x  # stochastic depth is the identity in eval mode
+
+
+class Permute(nn.Module):
+    def __init__(self, dims: tuple[int, ...]):
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+
+class ConvNeXtTiny(nn.Module):
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, 96, 4, stride=4), LayerNorm2d(96, eps=1e-6)]
+        widths, depths = (96, 192, 384, 768), (3, 3, 9, 3)
+        for stage, (width, depth) in enumerate(zip(widths, depths)):
+            if stage:
+                layers += [
+                    LayerNorm2d(widths[stage - 1], eps=1e-6),
+                    nn.Conv2d(widths[stage - 1], width, 2, 2),
+                ]
+            layers += [CNBlock(width) for _ in range(depth)]
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Sequential(LayerNorm2d(768, eps=1e-6), nn.Flatten(1), nn.Linear(768, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.avgpool(self.features(x)))
+
+
+HAND_WRITTEN = {
+    "resnet50": ResNet50,
+    "vgg16": VGG16,
+    "mobilenet_v2": MobileNetV2,
+    "convnext_tiny": ConvNeXtTiny,
+}
+
+
+def state_order(module: nn.Module) -> list[str]:
+    """`module`'s state keys in the order of the .cnn file's layers.
+
+    That is registration order, except that a module's own parameters come before its children's
+    in a state dict: CNBlock's layer_scale, applied after its block, moves to after the block.
+    """
+    keys = list(module.state_dict())
+    for key in [key for key in keys if key.endswith("layer_scale")]:
+        keys.remove(key)
+        prefix = key[: -len("layer_scale")]
+        last = max(index for index, other in enumerate(keys) if other.startswith(prefix))
+        keys.insert(last + 1, key)
+    return keys
 
 
 def share_weights(source: nn.Module, target: nn.Module) -> None:
-    """Copy `source`'s state into `target`, entry by entry in registration order (same layout)."""
-    pairs = list(zip(source.state_dict().values(), target.state_dict().items()))
-    assert len(pairs) == len(source.state_dict()) == len(target.state_dict())
+    """Copy `source`'s state into `target`, entry by entry in layer order (same layout).
+
+    A 1x1 conv's (out, in, 1, 1) weight goes into an nn.Linear's (out, in) as it is, reshaped.
+    """
+    values, slots = list(source.state_dict().values()), target.state_dict()
+    pairs = list(zip(values, state_order(target)))
+    assert len(pairs) == len(values) == len(slots)
     state = {}
-    for value, (name, slot) in pairs:
-        assert value.shape == slot.shape, f"{name}: {tuple(value.shape)} vs {tuple(slot.shape)}"
-        state[name] = value
+    for value, name in pairs:
+        slot = slots[name]
+        linear = value.dim() == 4 and value.shape[2:] == (1, 1) and slot.shape == value.shape[:2]
+        assert value.shape == slot.shape or linear, f"{name}: {tuple(value.shape)} vs {tuple(slot.shape)}"
+        state[name] = value.reshape(slot.shape)
     target.load_state_dict(state)
 
 
@@ -191,11 +327,26 @@ def compare(network: str, batch: int, warmup: int, runs: int) -> float:
     return ratio
 
 
+def matmul_gflops(size: tuple[int, int, int] = (3136, 576, 128), runs: int = 20) -> float:
+    """np.matmul's rate on a conv-shaped GEMM, the same yardstick as bench_numpy.py's."""
+    import numpy as np
+
+    m, k, n = size
+    a, b, out = np.ones((m, k), np.float32), np.ones((k, n), np.float32), np.empty((m, n), np.float32)
+    np.matmul(a, b, out=out)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - start)
+    return 2 * m * k * n / statistics.median(times) / 1e9
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--networks", nargs="+", default=["resnet50", "vgg16"], choices=sorted(HAND_WRITTEN))
+    parser.add_argument("--networks", nargs="+", default=list(HAND_WRITTEN), choices=sorted(HAND_WRITTEN))
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
@@ -204,8 +355,15 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, eval, no_grad")
+    print("load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()))
+    print(f"np.matmul on a conv-shaped GEMM (3136x576 by 576x128): {matmul_gflops():.0f} GFLOP/s")
+    builtins = set(builtin_architectures())
     for network in args.networks:
+        if network not in builtins:
+            print(f"{network:9} skipped: not a built-in architecture in this version of cnndsl")
+            continue
         compare(network, args.batch, args.warmup, args.runs)
+    print("load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

@@ -162,3 +162,27 @@ def test_generated_module_loads_its_own_state_twice(tmp_path):
     for _ in range(2):
         network.load_state_dict(network.state_dict())
     assert network.state_dict()["batchnorm1.num_batches_tracked"].shape == ()
+
+
+def test_fused_activations_and_depthwise_compile_to_the_engine_exactly(tmp_path):
+    """The kernels MobileNets and EfficientNets run: fused relu6/silu/hardswish, strided depthwise, SE."""
+    model = cnndsl.loads(
+        """network mobile {
+    input 8x15x15
+    conv 16 3x3 stride=2 pad=1 bias=false; batchnorm; hardswish
+    conv 16 3x3 pad=1 groups=16 bias=false; batchnorm; relu6
+    conv 16 5x5 stride=2 pad=2 groups=16 bias=false; batchnorm; silu
+    gate { globalavgpool; conv 4 1x1; silu; conv 16 1x1; hardsigmoid }
+    residual { conv 16 1x1 bias=false; batchnorm }
+    relu6
+    globalavgpool
+    flatten
+    fc 5; sigmoid
+}
+"""
+    )
+    source = get_backend("numpy").generate_source(model)
+    module = load_generated(source, tmp_path / "mobile_np.py")
+    x = np.random.default_rng(1).standard_normal((2, 8, 15, 15)).astype(np.float32)
+    engine = model.build("numpy", seed=0)
+    np.testing.assert_array_equal(module.Network(seed=0)(x), engine(x))

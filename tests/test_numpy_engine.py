@@ -180,3 +180,85 @@ def test_check_and_summary_do_not_import_numpy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6", "hardswish", "hardsigmoid", "silu", "sigmoid"])
+def test_activations_fuse_into_the_conv_before(activation):
+    """conv; batchnorm; ACT is one step, and equals the three ops run one by one."""
+    model = cnndsl.loads(
+        "network fused {\n input 8x9x9\n conv 8 3x3 stride=2 pad=1 groups=8; batchnorm; "
+        f"{activation}\n conv 12 1x1; batchnorm; {activation}\n}}"
+    )
+    fused, plain = model.build("numpy", seed=0), model.build("numpy", seed=0, fuse=False)
+    assert [step.activation for step in fused.steps] == [activation, activation]
+    x = np.random.default_rng(2).standard_normal((2, 8, 9, 9)).astype(np.float32)
+    np.testing.assert_allclose(fused(x), plain(x), rtol=1e-5, atol=1e-6)
+
+
+def test_logits_keep_a_trailing_sigmoid_out_of_the_conv():
+    model = cnndsl.loads("network head {\n input 4x5x5\n conv 3 1x1; sigmoid\n}")
+    raw = model.build("numpy", seed=0, logits=True)
+    assert [step.activation for step in raw.steps] == [None]
+    x = np.random.default_rng(0).standard_normal((1, 4, 5, 5)).astype(np.float32)
+    probabilities = model.build("numpy", seed=0)(x)
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw(x))), probabilities, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels", [5, 400])  # window rows at once, and pixel by pixel
+@pytest.mark.parametrize(("stride", "dilation"), [((1, 1), (1, 1)), ((2, 2), (1, 1)), ((2, 3), (2, 1))])
+def test_depthwise_blocks_of_rows_agree_with_one_block(stride, dilation, channels):
+    """A budget of one output row at a time gives what one whole-image block gives, and the definition."""
+    from cnndsl.backends.numpy_engine import conv_kernels
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 15, 14, channels)).astype(np.float32)
+    weight = rng.standard_normal((channels, 1, 3, 3)).astype(np.float32)
+    bias = rng.standard_normal(channels).astype(np.float32)
+    out_rows = conv_kernels.output_size(15, 3, stride[0], 0, 0, dilation[0])
+    out_columns = conv_kernels.output_size(14, 3, stride[1], 0, 0, dilation[1])
+    taps, row_bias = conv_kernels.pack_depthwise(weight, bias, out_columns)
+    results = []
+    for budget in (1, 1 << 30):
+        out = np.empty((2, out_rows, out_columns, channels), np.float32)
+        conv_kernels.conv_depthwise(x, taps, row_bias, stride, dilation, out, budget=budget)
+        results.append(out)
+    expected = np.zeros_like(results[0])
+    for i in range(3):
+        for j in range(3):
+            top, left = i * dilation[0], j * dilation[1]
+            window = x[:, top : top + stride[0] * (out_rows - 1) + 1 : stride[0]]
+            window = window[:, :, left : left + stride[1] * (out_columns - 1) + 1 : stride[1]]
+            expected += window * weight[:, 0, i, j]
+    np.testing.assert_allclose(results[0], expected + bias, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, atol=1e-6)
+
+
+def test_fusion_looks_past_dropout_and_drop_path():
+    """EfficientNet's conv -> batchnorm -> droppath -> residual add is one step, as without droppath."""
+    model = cnndsl.loads(
+        "network mb {\n input 8x6x6\n residual { conv 8 1x1; batchnorm; droppath 0.2 }\n"
+        " conv 8 1x1; dropout 0.5; batchnorm; dropout 0.1; relu6\n}"
+    )
+    net = model.build("numpy", seed=0)
+    assert [(step.op, step.shortcut is not None, step.activation) for step in net.steps] == [
+        ("conv", True, None),
+        ("conv", False, "relu6"),
+    ]
+    x = np.random.default_rng(1).standard_normal((2, 8, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(net(x), model.build("numpy", seed=0, fuse=False)(x), rtol=1e-5, atol=1e-6)
+
+
+def test_depthwise_threads_change_nothing(monkeypatch):
+    """Depthwise blocks dealt out to threads give the very numbers one thread gives."""
+    model = cnndsl.loads(
+        "network dw {\n input 16x30x30\n conv 16 3x3 pad=1 groups=16; relu6\n"
+        " conv 16 5x5 stride=2 pad=2 groups=16\n}"
+    )
+    x = np.random.default_rng(3).standard_normal((2, 16, 30, 30)).astype(np.float32)
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", threads)
+        net = model.build("numpy", seed=0)
+        assert net.threads == int(threads)
+        results.append(net(x))
+    np.testing.assert_array_equal(results[0], results[1])

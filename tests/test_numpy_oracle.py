@@ -295,6 +295,33 @@ OP_CASES = {
         "concat { branch { chunk 2 index=0 } branch { chunk 2 index=1; conv 3 1x1; relu } }",
     ],
     "chunk of a flat input": ["input 12", "chunk 3 index=2", "fc 2"],
+    # Activations fused into the step before: pointwise, depthwise, im2col, Winograd, fc, add, batchnorm.
+    "fused activations": [
+        "input 8x9x9",
+        "conv 8 1x1 bias=false; batchnorm; relu6",
+        "conv 8 3x3 pad=1 groups=8 bias=false; batchnorm; silu",
+        "conv 8 3x3 stride=2 pad=1 groups=8; hardswish",
+        "conv 16 3x3 pad=1; batchnorm; hardsigmoid",
+        "residual { conv 16 1x1; batchnorm }",
+        "silu",
+        "maxpool 2",
+        "batchnorm",
+        "relu6",
+        "flatten",
+        "fc 5; sigmoid",
+    ],
+    "fused activations after a Winograd conv": ["input 96x14x14", "conv 96 3x3 pad=1; batchnorm; silu"],
+    "depthwise strided and dilated": [
+        "input 6x13x11",
+        "conv 6 (3, 5) stride=(2, 3) pad=(2, 1) dilation=(2, 1) groups=6; relu6",
+        "conv 6 5x5 stride=2 pad=2 groups=6 bias=false; batchnorm; silu",
+    ],
+    "inverted residual with squeeze-and-excitation": [
+        "input 16x10x10",
+        "residual { conv 64 1x1 bias=false; batchnorm; silu; conv 64 5x5 pad=2 groups=64 bias=false;"
+        " batchnorm; silu; gate { globalavgpool; conv 4 1x1; silu; conv 64 1x1; sigmoid };"
+        " conv 16 1x1 bias=false; batchnorm; droppath 0.2 }",
+    ],
 }
 
 

@@ -31,35 +31,35 @@ _SOURCE_MODULES = (conv_kernels, winograd, tensor_ops, modern_ops, resample_ops)
 # would take from its arena. Each is emitted only when the network uses it.
 _WRAPPERS = {
     "_conv_im2col": """
-def _conv_im2col(x, packed, kernel, stride, dilation, pads, out_shape, relu=False, residual=None):
+def _conv_im2col(x, packed, kernel, stride, dilation, pads, out_shape, activation=None, residual=None):
     if any(pads):
         shape = (x.shape[0], x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3], x.shape[3])
         x = pad_nhwc(x, pads, np.empty(shape, np.float32))
     weight, bias = packed
     out = np.empty(out_shape, np.float32)
     workspace = np.empty(im2col_workspace_size(weight.shape, out_shape), np.float32)
-    return conv_im2col(x, weight, bias, kernel, stride, dilation, out, workspace, relu, residual)
+    return conv_im2col(x, weight, bias, kernel, stride, dilation, out, workspace, activation, residual)
 """,
     "_conv_pointwise": """
-def _conv_pointwise(x, packed, out_shape, relu=False, residual=None):
-    return conv_pointwise(x, packed[0], packed[1], np.empty(out_shape, np.float32), relu, residual)
+def _conv_pointwise(x, packed, out_shape, activation=None, residual=None):
+    return conv_pointwise(x, packed[0], packed[1], np.empty(out_shape, np.float32), activation, residual)
 """,
     "_conv_depthwise": """
-def _conv_depthwise(x, packed, stride, dilation, pads, out_shape, relu=False, residual=None):
+def _conv_depthwise(x, packed, stride, dilation, pads, out_shape, activation=None, residual=None):
     if any(pads):
         shape = (x.shape[0], x.shape[1] + pads[0] + pads[1], x.shape[2] + pads[2] + pads[3], x.shape[3])
         x = pad_nhwc(x, pads, np.empty(shape, np.float32))
     out = np.empty(out_shape, np.float32)
-    return conv_depthwise(x, packed[0], packed[1], stride, dilation, out, relu, residual)
+    return conv_depthwise(x, packed[0], packed[1], stride, dilation, out, activation, residual)
 """,
     "_conv_winograd": """
-def _conv_winograd(x, packed, pads, out_shape, relu=False, residual=None):
+def _conv_winograd(x, packed, pads, out_shape, activation=None, residual=None):
     shape = winograd_padded_shape(out_shape[0], out_shape[1], out_shape[2], x.shape[3])
     if shape != x.shape or any(pads):
         x = pad_nhwc(x, pads, np.empty(shape, np.float32))
     out = np.empty(out_shape, np.float32)
     workspace = np.empty(winograd_workspace_size(out_shape, x.shape[3]), np.float32)
-    return conv_winograd(x, packed[0], packed[1], out, workspace, relu, residual)
+    return conv_winograd(x, packed[0], packed[1], out, workspace, activation, residual)
 """,
     "_pool": """
 def _pool(x, op, kernel, stride, pads, padded_size, out_shape, reciprocals=None):
@@ -173,8 +173,17 @@ class _Writer:
         else:
             call = self._simple(step, attrs, args)
         self.forward.append(f"{target} = {call}")
-        if step.relu and step.op in ("add", "batchnorm"):
-            self.forward.append(f"np.maximum({target}, 0, out={target})")
+        if step.activation and step.op not in ("conv", "fc"):  # conv and fc kernels apply their own
+            function = self.activation(step)
+            self.forward.append(f"{function}({target}, {target})")
+
+    def activation(self, step: Step) -> str:
+        """The name of the step's fused activation kernel (copied into the module), or 'None'."""
+        function = layers.fused_activation(step)
+        if function is None:
+            return "None"
+        self.calls.add(function.__name__)
+        return function.__name__
 
     def _weighted(self, step: Step, attrs: dict, args: list[str]) -> str:
         key = repr(step.head)
@@ -187,21 +196,24 @@ class _Writer:
             self.pack.append(
                 f"weight, bias = fold_batchnorm(weight, bias, state, {step.batchnorm!r}, {eps!r})"
             )
-        fused = (", relu=True" if step.relu else "") + (f", residual={args[1]}" if step.shortcut else "")
+        activation = self.activation(step)
+        fused = (f", activation={activation}" if step.activation else "") + (
+            f", residual={args[1]}" if step.shortcut else ""
+        )
         if step.op == "fc":
             self.calls.add("fully_connected")
             self.pack.append(f"packed[{key}] = (weight, bias)")
             out = f"np.empty({self.out(step.output)}, np.float32)"
-            return f"fully_connected({args[0]}, *packed[{key}], {step.relu}, {out})"
+            return f"fully_connected({args[0]}, *packed[{key}], {activation}, {out})"
         in_channels = self.graph.nodes[step.inputs[0]]["shape"][0]
         out_size = self.graph.nodes[step.head]["shape"][1:]
         algorithm = layers.choose_conv_algorithm(attrs, in_channels, out_size, self.conv_algorithm)
         packing = {
-            "winograd": "pack_winograd_weight(weight)",
-            "depthwise": "pack_depthwise_weight(weight)",
-        }.get(algorithm, f"pack_gemm_weight(weight, {attrs['groups']})")
-        self.calls.update((packing.split("(")[0], f"_conv_{algorithm}"))
-        self.pack.append(f"packed[{key}] = ({packing}, bias)")
+            "winograd": "(pack_winograd_weight(weight), bias)",
+            "depthwise": f"pack_depthwise(weight, bias, {out_size[1]})",
+        }.get(algorithm, f"(pack_gemm_weight(weight, {attrs['groups']}), bias)")
+        self.calls.update((packing.strip("(").split("(")[0], f"_conv_{algorithm}"))
+        self.pack.append(f"packed[{key}] = {packing}")
         geometry = {
             "im2col": f"{attrs['kernel']}, {attrs['stride']}, {attrs['dilation']}, {attrs['pads']}, ",
             "depthwise": f"{attrs['stride']}, {attrs['dilation']}, {attrs['pads']}, ",

@@ -4,13 +4,16 @@
 in the same layout. Inside, activations are NHWC and live in an arena planned once per batch
 size: a buffer is reused as soon as the last step reading it has run, elementwise steps write
 over their input, and one scratch workspace serves every conv (no per-call page faults).
-Not thread-safe: one network runs one batch at a time.
+Depthwise convs, which have no GEMM for OpenBLAS to spread over the cores, split their blocks
+over as many threads as OpenBLAS uses. Not thread-safe: one network runs one batch at a time.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +97,20 @@ class _Arena:
         return sum(buffer.nbytes for buffer in self.buffers) + self.workspace.nbytes
 
 
+def kernel_threads() -> int:
+    """The threads OpenBLAS runs its GEMMs on (its own environment variables, else every core)."""
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(variable, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def _compute_all(compute, blocks: list) -> None:
+    for block in blocks:
+        compute(*block)
+
+
 def _check_seed(seed: Any) -> None:
     """None or a non-negative integer, as np.random.default_rng takes (bool is a mistake, not 0 or 1)."""
     if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
@@ -135,6 +152,8 @@ class NumpyNetwork:
         self.output_values = [values[node] for node in graph.graph["outputs"]]
         self._shapes = parameter_shapes(graph)
         self._arenas: dict[int, _Arena] = {}
+        self.threads = kernel_threads()
+        self._pool: ThreadPoolExecutor | None = None  # started by the first depthwise conv run
         if weights is None:
             self._state = initial_state(graph, seed)
             self._pack()
@@ -148,6 +167,23 @@ class NumpyNetwork:
         graph, state, algorithm = self.model.graph, self._state, self.conv_algorithm
         self.layers: list[Layer] = [build_layer(graph, step, state, algorithm) for step in self.steps]
         self._arenas.clear()  # their per-step calls hold the layers just replaced
+        if self.threads > 1:
+            for layer in self.layers:
+                if getattr(layer, "algorithm", None) == "depthwise":
+                    layer.run_blocks = self._run_blocks
+
+    def _run_blocks(self, compute, blocks: list) -> None:
+        """Deal the blocks out round-robin: one share on this thread, the others on the pool's.
+
+        The blocks are the same whatever the thread count, so the results are too.
+        """
+        shares = [blocks[first :: self.threads] for first in range(min(self.threads, len(blocks)))]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="cnndsl-numpy")
+        pending = [self._pool.submit(_compute_all, compute, share) for share in shares[1:]]
+        _compute_all(compute, shares[0])
+        for future in pending:
+            future.result()
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every parameter and batchnorm buffer under the torch backend's names (read-only views)."""

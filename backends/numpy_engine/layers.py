@@ -7,7 +7,6 @@ batchnorm folded into the conv, filters reordered for NHWC GEMMs or Winograd-tra
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import numpy as np
 from cnndsl.errors import CnnUsageError
 
 from . import conv_kernels, modern_ops, resample_ops, tensor_ops, winograd
-from .plan import Step
+from .plan import FUSABLE_ACTIVATIONS, Step
 
 CONV_ALGORITHMS = ("auto", "im2col", "winograd")
 
@@ -50,6 +49,7 @@ class Layer(ABC):
 
     def __init__(self, graph: nx.DiGraph, step: Step):
         self.step = step
+        self.activation = fused_activation(step)
         self.attrs = graph.nodes[step.head]["attrs"]
         self.in_shape = graph.nodes[step.inputs[0]]["shape"] if step.inputs else ()
         self.out_shape = graph.nodes[step.output]["shape"]
@@ -60,6 +60,23 @@ class Layer(ABC):
     @abstractmethod
     def __call__(self, inputs: list[np.ndarray], out: np.ndarray, padded, workspace) -> None:
         """Compute into `out`; `padded` and `workspace` are the scratch `needs` asked for."""
+
+
+# The kernels of the activations a step can fuse (plan.FUSABLE_ACTIVATIONS); each may write in place.
+FUSED_ACTIVATIONS = {
+    "relu": tensor_ops.relu,
+    "relu6": modern_ops.relu6,
+    "hardswish": modern_ops.hardswish,
+    "hardsigmoid": modern_ops.hardsigmoid,
+    "silu": modern_ops.silu,
+    "sigmoid": tensor_ops.sigmoid,
+}
+assert set(FUSED_ACTIVATIONS) == set(FUSABLE_ACTIVATIONS)
+
+
+def fused_activation(step: Step):
+    """The kernel of the step's fused activation, or None."""
+    return None if step.activation is None else FUSED_ACTIVATIONS[step.activation]
 
 
 def _fused_weights(graph: nx.DiGraph, step: Step, state: dict):
@@ -101,10 +118,11 @@ class ConvLayer(Layer):
         kh, kw = self.attrs["kernel"]
         self.kind = f"conv {kh}x{kw} {self.algorithm}"
         self.pads = self.attrs["pads"]
+        self.run_blocks = None  # the engine's thread pool for depthwise blocks, when it has one
         if self.algorithm == "winograd":
             self.weight = winograd.pack_winograd_weight(weight)
         elif self.algorithm == "depthwise":
-            self.weight = conv_kernels.pack_depthwise_weight(weight)
+            self.weight, self.bias = conv_kernels.pack_depthwise(weight, bias, self.out_shape[2])
         else:
             self.weight = conv_kernels.pack_gemm_weight(weight, self.attrs["groups"])
 
@@ -120,22 +138,20 @@ class ConvLayer(Layer):
         padded = (batch, rows + top + bottom, columns + left + right, channels) if any(self.pads) else None
         if self.algorithm == "im2col":
             return Needs(out, padded, conv_kernels.im2col_workspace_size(self.weight.shape, out))
-        if self.algorithm == "depthwise":
-            return Needs(out, padded, math.prod(out))
         return Needs(out, padded)
 
     def __call__(self, inputs, out, padded, workspace) -> None:
         x = inputs[0] if padded is None else conv_kernels.pad_nhwc(inputs[0], self.pads, padded)
         residual = inputs[1] if self.step.shortcut else None
-        relu = self.step.relu
+        activation = self.activation
         if self.algorithm == "winograd":
-            winograd.conv_winograd(x, self.weight, self.bias, out, workspace, relu, residual)
+            winograd.conv_winograd(x, self.weight, self.bias, out, workspace, activation, residual)
         elif self.algorithm == "pointwise":
-            conv_kernels.conv_pointwise(x, self.weight, self.bias, out, relu, residual)
+            conv_kernels.conv_pointwise(x, self.weight, self.bias, out, activation, residual)
         elif self.algorithm == "depthwise":
-            stride, dilation = self.attrs["stride"], self.attrs["dilation"]
+            stride, dilation, run_blocks = self.attrs["stride"], self.attrs["dilation"], self.run_blocks
             conv_kernels.conv_depthwise(
-                x, self.weight, self.bias, stride, dilation, out, relu, residual, workspace
+                x, self.weight, self.bias, stride, dilation, out, activation, residual, run_blocks=run_blocks
             )
         else:
             conv_kernels.conv_im2col(
@@ -147,7 +163,7 @@ class ConvLayer(Layer):
                 self.attrs["dilation"],
                 out,
                 workspace,
-                relu,
+                activation,
                 residual,
             )
 
@@ -161,7 +177,7 @@ class FullyConnectedLayer(Layer):
         self.weight, self.bias = _fused_weights(graph, step, state)
 
     def __call__(self, inputs, out, padded, workspace) -> None:
-        tensor_ops.fully_connected(inputs[0], self.weight, self.bias, self.step.relu, out)
+        tensor_ops.fully_connected(inputs[0], self.weight, self.bias, self.activation, out)
 
 
 class PoolLayer(Layer):
@@ -208,8 +224,8 @@ class BatchNormLayer(Layer):
 
     def __call__(self, inputs, out, padded, workspace) -> None:
         tensor_ops.scale_shift(inputs[0], self.scale, self.shift, out)
-        if self.step.relu:
-            np.maximum(out, 0, out=out)
+        if self.activation is not None:
+            self.activation(out, out)
 
 
 class SimpleLayer(Layer):
@@ -254,8 +270,8 @@ class SimpleLayer(Layer):
             tensor_ops.centre_crop(inputs[0], attrs["offset"], attrs["size"], out)
         else:
             tensor_ops.concat(inputs, out)
-        if self.step.relu:
-            np.maximum(out, 0, out=out)
+        if self.activation is not None:
+            self.activation(out, out)
 
 
 # ----- activations and normalisations of modern CNNs (modern_ops.py) -------------------------

@@ -103,11 +103,14 @@ def conv_winograd(
     bias,
     out: np.ndarray,
     workspace: np.ndarray,
-    relu: bool = False,
+    activation=None,
     residual=None,
     budget: int = WINOGRAD_CHUNK_BYTES,
 ) -> np.ndarray:
-    """x: the input padded to `winograd_padded_shape`; transformed: `pack_winograd_weight`'s U."""
+    """x: the input padded to `winograd_padded_shape`; transformed: `pack_winograd_weight`'s U.
+
+    `activation`, if given, is an in-place kernel f(x, out) applied to each output block.
+    """
     images, out_rows, out_columns, out_channels = out.shape
     channels = x.shape[3]
     tile_rows, tile_columns = winograd_tiles(out_rows, out_columns)
@@ -154,6 +157,6 @@ def conv_winograd(
         shortcut = None if residual is None else residual[first:last, top:bottom]
         if shortcut is not None:
             np.add(block, shortcut, out=block)
-        if relu:
-            np.maximum(block, 0, out=block)
+        if activation is not None:
+            activation(block, block)
     return out
