@@ -157,6 +157,96 @@ def test_a_reshape_in_the_middle_names_the_op_module_and_line(tmp_path, capsys):
     assert "reshape" in err and "bad.py:12" in err and "Traceback" not in err
 
 
+PERMUTE = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            x = self.conv(x)
+            x = x.permute(0, 2, 1, 3)
+            return x
+"""
+
+CHANNELS_LAST = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+        def forward(self, x):
+            x = self.conv(x).permute(0, 2, 3, 1)
+            return torch.softmax(x, -1)
+"""
+
+
+@pytest.mark.parametrize("source, what", [(PERMUTE, "permute"), (CHANNELS_LAST, "channels-last")])
+def test_a_permute_other_than_around_channels_last_layers_names_the_op(tmp_path, capsys, source, what):
+    assert _bad(tmp_path, source) == 1
+    err = capsys.readouterr().err
+    assert what in err and "bad.py:1" in err and "Traceback" not in err
+
+
+CHANNELS_LAST_AND_SHUFFLE = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 8, 3, padding=1)
+            self.norm = nn.LayerNorm(8, eps=1e-6)
+            self.up = nn.Linear(8, 16)
+            self.act = nn.GELU()
+            self.down = nn.Linear(16, 8)
+            self.scale = nn.Parameter(torch.rand(8, 1, 1))
+            self.head = nn.Linear(8, 10)
+
+        def forward(self, x):
+            x = self.conv(x)
+            y = self.down(self.act(self.up(self.norm(x.permute(0, 2, 3, 1))))).permute(0, 3, 1, 2)
+            x = x + self.scale * y
+            n, c, h, w = x.size()
+            x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+            a, b = x.chunk(2, dim=1)
+            x = torch.cat((a, torch.relu(b)), dim=1)
+            return self.head(x.mean([2, 3]))
+"""
+
+
+def test_channels_last_layers_channel_shuffle_chunk_and_mean(tmp_path):
+    from cnndsl.backends.pytorch.capture import capture, load_callable
+
+    from cnndsl.importer.pipeline import convert
+
+    path = tmp_path / "net.py"
+    path.write_text(textwrap.dedent(CHANNELS_LAST_AND_SHUFFLE))
+    reference, _ = load_callable(f"{path}:Net", {})
+    imported = convert(capture(reference, (3, 8, 8), "net"))
+    for statement in (
+        "layernorm eps=1e-06",
+        "conv 16 1x1",
+        "layerscale",
+        "channelshuffle 2",
+        "chunk 2 index=1",
+    ):
+        assert statement in imported.text
+    model = cnndsl.loads(imported.text, "net.cnn")
+    assert model.params == sum(p.numel() for p in reference.parameters())
+    module = model.build("torch").eval()
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in imported.state.items()})
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        assert (module(x) - reference(x)).abs().max() < 1e-5
+
+
 def test_a_callable_that_fails(tmp_path, capsys):
     assert _bad(tmp_path, "def Net():\n    raise ValueError('no')\n") == 1
     assert "ValueError: no" in capsys.readouterr().err

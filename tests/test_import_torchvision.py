@@ -29,10 +29,11 @@ MODELS = [
     ("mobilenet_v3_small", (3, 64, 64)),
     pytest.param("efficientnet_b0", (3, 64, 64), marks=SLOW),
     ("inception_v3", (3, 75, 75)),
+    # Its view -> transpose -> view is `channelshuffle 2`, its x.chunk(2, dim=1) `chunk 2 index=i`.
+    pytest.param("shufflenet_v2_x1_0", (3, 64, 64), marks=SLOW),
+    # Its permutes around LayerNorm and Linear: `layernorm` and 1x1 convs; `layer_scale * x`: `layerscale`.
+    pytest.param("convnext_tiny", (3, 64, 64), marks=SLOW),
 ]
-# Not importable yet (each fails with the error naming the op): shufflenet_v2_x1_0's channel
-# shuffle (a reshape to 5 dimensions) and convnext_tiny's permutes around its LayerNorm.
-UNSUPPORTED = {"shufflenet_v2_x1_0": "reshape", "convnext_tiny": "permute"}
 
 
 def _imported(name: str):
@@ -88,13 +89,3 @@ def test_torchvision_model_imports_with_equal_totals_and_outputs(name, small, tm
     path.write_bytes(safetensors_bytes(imported.state))
     got = small_model.build("numpy", weights=str(path))(x.numpy())
     assert abs(got - expected.numpy()).max() < 1e-4 * scale
-
-
-@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
-def test_torchvision_models_not_importable_yet_name_the_op(name):
-    from cnndsl.backends.pytorch.capture import capture
-
-    from cnndsl.importer.graph import UnsupportedError
-
-    with pytest.raises(UnsupportedError, match=UNSUPPORTED[name]):
-        capture(torchvision_reference.meta_model(name).to_empty(device="cpu"), (3, 224, 224), name)

@@ -141,6 +141,7 @@ def capture(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Import
     state = {key: value.detach().cpu().numpy() for key, value in model.state_dict().items()}
     out = ImportGraph(name, tuple(input_shape), tensors=state)
     alias: dict[str, str] = {}
+    layouts: dict[str, tuple] = {}  # node -> how its values are laid out, where not CxHxW (_layout)
     for node in traced.graph.nodes:
         if node.op == "output":
             result = node.args[0]
@@ -163,27 +164,173 @@ def capture(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Import
             if path
             else ()
         )
-        op = _describe(node, modules, path, _where(node))
+        where = _where(node)
+        layout = _layout(node, layouts, path, where)
+        if layout is not None:  # a permute or a step of a channel shuffle: nothing computed yet
+            layouts[node.name] = layout
+            alias[node.name] = alias.get(node.args[0].name, node.args[0].name)
+            continue
+        if _channels_last(node, layouts):
+            op = _describe_channels_last(node, modules, path, where)
+            layouts[node.name] = ("last",)
+        elif node.op == "call_function" and node.target is operator.getitem:
+            op = _chunk(node, path, where)
+        elif _shuffled(node, layouts):
+            op = "channelshuffle", (layouts[node.args[0].name][1],), (), (), [node.args[0]]
+        else:
+            op = _describe(node, modules, path, where)
         if op is None:  # the identity
             alias[node.name] = alias.get(node.args[0].name, node.args[0].name)
+            if node.args[0].name in layouts:
+                layouts[node.name] = layouts[node.args[0].name]
             continue
         kind, positional, keywords, weights, tensor_inputs = op
         inputs = tuple(alias.get(arg.name, arg.name) for arg in tensor_inputs)
-        out.add(
-            ImportOp(
-                node.name,
-                kind,
-                inputs,
-                tuple(meta.shape[1:]),
-                positional,
-                keywords,
-                path,
-                classes,
-                tuple((suffix, f"{path}.{suffix}") for suffix in weights),
-                _where(node),
+        shape = tuple(meta.shape[1:])
+        if layouts.get(node.name) == ("last",):
+            shape = (shape[-1], *shape[:-1])  # height, width, channels: the .cnn file's CxHxW
+        named = []
+        for suffix in weights:
+            key = suffix[1] if isinstance(suffix, tuple) else f"{path}.{suffix}"
+            suffix = suffix[0] if isinstance(suffix, tuple) else suffix
+            if kind == "conv" and suffix == "weight" and state[key].ndim == 2:
+                # A Linear on channels-last values is a 1x1 conv: the same weights, out x in x 1 x 1.
+                state[f"{key}:1x1"] = state[key][:, :, None, None]
+                key = f"{key}:1x1"
+            named.append((suffix, key))
+        if kind == "globalavgpool" and len(shape) == 1:  # a mean without keepdim: a pool, then flatten
+            pooled = ImportOp(
+                f"{node.name}_pool", kind, inputs, (*shape, 1, 1), (), (), path, classes, (), where
             )
+            out.add(pooled)
+            kind, inputs = "flatten", (pooled.id,)
+        out.add(
+            ImportOp(node.name, kind, inputs, shape, positional, keywords, path, classes, tuple(named), where)
         )
     return out
+
+
+_TO_LAST, _TO_FIRST = (0, 2, 3, 1), (0, 3, 1, 2)
+
+
+def _dims(node: fx.Node) -> tuple:
+    """A permute's or transpose's dimensions, from `x.permute(0, 2, 3, 1)` or `torch.permute(x, [...])`."""
+    rest = list(node.args[1:]) or list(node.kwargs.get("dims", ()))
+    if len(rest) == 1 and isinstance(rest[0], (tuple, list)):
+        rest = list(rest[0])
+    return tuple(rest)
+
+
+def _layout(node: fx.Node, layouts: dict, path: str, where: str) -> tuple | None:
+    """The layout a node leaves its input's values in, where it only moves them.
+
+    ("last",): channels last, after `permute(0, 2, 3, 1)` (ConvNeXt's LayerNorm and Linear
+    layers run there); ("split", g) / ("transposed", g): the first two steps of ShuffleNet's
+    channel shuffle, `view(n, g, c/g, h, w)` then `transpose(1, 2)`; the `view(n, c, h, w)`
+    that ends it is the `channelshuffle g` op.
+    """
+    if node.op not in ("call_method", "call_function") or not node.args:
+        return None
+    source = node.args[0]
+    if not isinstance(source, fx.Node):
+        return None
+    target = node.target
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    before = layouts.get(source.name)
+    before = None if before == ("first",) else before
+    if name == "permute":
+        dims = _dims(node)
+        if before is None and dims == _TO_LAST:
+            return ("last",)
+        if before == ("last",) and dims == _TO_FIRST:
+            return ("first",)
+        raise unsupported(f"a permute of the dimensions to {dims}", path, where)
+    if name in ("view", "reshape") and before is None and hasattr(source.meta.get("tensor_meta"), "shape"):
+        shape_in = tuple(source.meta["tensor_meta"].shape)
+        shape_out = tuple(node.meta["tensor_meta"].shape)
+        if len(shape_in) == 4 and len(shape_out) == 5 and shape_out[1] * shape_out[2] == shape_in[1]:
+            if shape_out[3:] == shape_in[2:]:
+                return ("split", shape_out[1])
+    if name == "transpose" and before is not None and before[0] == "split":
+        if sorted(_dims(node)) == [1, 2]:
+            return ("transposed", before[1])
+    if name == "contiguous" and before is not None:
+        return before
+    return None
+
+
+def _channels_last(node: fx.Node, layouts: dict) -> bool:
+    return any(layouts.get(arg.name) == ("last",) for arg in node.args if isinstance(arg, fx.Node))
+
+
+def _shuffled(node: fx.Node, layouts: dict) -> bool:
+    if not node.args or not isinstance(node.args[0], fx.Node):
+        return False
+    before = layouts.get(node.args[0].name)
+    if before is None or before[0] not in ("split", "transposed"):
+        return False
+    shape_out = tuple(node.meta["tensor_meta"].shape)
+    if (
+        before[0] == "split"
+        or node.target not in ("view", "reshape", torch.flatten, "flatten")
+        or len(shape_out) != 4
+    ):
+        label = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+        raise unsupported(f"'{label}' of a 5-dimensional view (only a channel shuffle)", "", _where(node))
+    return True
+
+
+def _chunk(node: fx.Node, path: str, where: str):
+    """`x.chunk(g, dim=1)[i]` (ShuffleNet's channel split) -> `chunk g index=i`."""
+    source, index = node.args
+    if not isinstance(source, fx.Node) or not isinstance(index, int):
+        raise unsupported("indexing a value", path, where)
+    target = source.target
+    if source.op != "call_method" or target != "chunk":
+        if target is not torch.chunk:
+            raise unsupported(f"indexing the result of '{getattr(target, '__name__', target)}'", path, where)
+    groups, dim = _bound(source, ("input", "chunks", "dim"), {"dim": 0})[1:]
+    if dim not in (1, -3):
+        raise unsupported(f"a chunk along dimension {dim}", path, where)
+    return "chunk", (groups,), (("index", index),), (), [source.args[0]]
+
+
+def _describe_channels_last(node: fx.Node, modules: dict, path: str, where: str):
+    """What ConvNeXt computes between its permutes: LayerNorm, Linear (a 1x1 conv), activations."""
+    inputs = _tensor_args(node)
+    channels = node.meta["tensor_meta"].shape[-1]
+    if node.op == "call_module":
+        module = modules[node.target]
+        if isinstance(module, nn.LayerNorm) and tuple(module.normalized_shape) == (channels,):
+            affine = module.elementwise_affine and module.bias is not None
+            weights = ("weight", "bias") if affine else ()
+            return "layernorm", (), (("eps", float(module.eps)), ("affine", affine)), weights, inputs
+        if isinstance(module, nn.Linear):
+            return _linear_conv(module.out_features, module.bias is not None, inputs, ("weight", "bias"))
+        if type(module) in _ACTIVATIONS or isinstance(module, (nn.GELU, nn.Dropout, nn.Identity)):
+            return _describe_module(module, node, path, where)
+    elif node.target is F.layer_norm:
+        _, shape, weight, bias, eps = _bound(
+            node, ("input", "normalized_shape", "weight", "bias", "eps"), {"eps": 1e-5}
+        )
+        if tuple(shape) == (channels,) and isinstance(weight, fx.Node) and isinstance(bias, fx.Node):
+            weights = (("weight", weight.target), ("bias", bias.target))
+            return "layernorm", (), (("eps", float(eps)), ("affine", True)), weights, inputs
+    elif node.target is F.linear:
+        _, weight, bias = _bound(node, ("input", "weight", "bias"), {"bias": None})
+        if isinstance(weight, fx.Node) and weight.op == "get_attr":
+            weights = (("weight", weight.target),) + ((("bias", bias.target),) if bias is not None else ())
+            out = node.meta["tensor_meta"].shape[-1]
+            return _linear_conv(out, bias is not None, inputs, weights)
+    elif node.target in _FUNCTIONS or (node.op == "call_method" and node.target in _METHODS):
+        return _describe(node, modules, path, where)
+    label = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", node.target)
+    raise unsupported(f"'{label}' on channels-last values (between permutes)", path, where)
+
+
+def _linear_conv(out: int, bias: bool, inputs: list, weights: tuple):
+    keywords = (("stride", 1), ("pad", 0), ("dilation", 1), ("groups", 1), ("bias", bias))
+    return "conv", (out, (1, 1)), keywords, weights if bias else weights[:1], inputs
 
 
 def _stack_path(node: fx.Node) -> str:
@@ -193,7 +340,9 @@ def _stack_path(node: fx.Node) -> str:
 
 def _tensor_args(node: fx.Node) -> list[fx.Node]:
     return [
-        arg for arg in node.args if isinstance(arg, fx.Node) and hasattr(arg.meta.get("tensor_meta"), "shape")
+        arg
+        for arg in node.args
+        if isinstance(arg, fx.Node) and arg.op != "get_attr" and hasattr(arg.meta.get("tensor_meta"), "shape")
     ]
 
 
@@ -209,6 +358,14 @@ def _describe(node: fx.Node, modules: dict, path: str, where: str):
             raise unsupported(f"'{label}' of a tensor and a number", path, where)
         return "add", (), (), (), args
     if target in _MULS or target == "mul":
+        scale = [arg for arg in node.args if isinstance(arg, fx.Node) and arg.op == "get_attr"]
+        channels = node.meta["tensor_meta"].shape[1]
+        if (
+            len(args) == 1
+            and len(scale) == 1
+            and tuple(scale[0].meta["tensor_meta"].shape) == (channels, 1, 1)
+        ):
+            return "layerscale", (1e-6,), (), (("weight", scale[0].target),), args  # ConvNeXt's
         if len(args) != 2:
             raise unsupported(f"'{label}' of a tensor and a number", path, where)
         return "mul", (), (), (), args
@@ -221,7 +378,7 @@ def _describe(node: fx.Node, modules: dict, path: str, where: str):
     if target in _FUNCTIONS or (node.op == "call_method" and target in _METHODS):
         kind = _FUNCTIONS.get(target) if node.op != "call_method" else _METHODS[target]
         return kind, (), (), (), args[:1]
-    if target is F.dropout or target is F.dropout2d:
+    if target is F.dropout or target is F.dropout2d or (node.op == "call_method" and target == "contiguous"):
         return None
     if target in (torch.flatten,) or (node.op == "call_method" and target in ("flatten", "view", "reshape")):
         before = args[0].meta["tensor_meta"].shape
@@ -231,6 +388,12 @@ def _describe(node: fx.Node, modules: dict, path: str, where: str):
         raise unsupported(
             f"a reshape from {tuple(before[1:])} to {tuple(after[1:])} ('{label}')", path, where
         )
+    if target == "mean" or target is torch.mean:  # ShuffleNet's head: x.mean([2, 3])
+        dims, keep = _bound(node, ("input", "dim", "keepdim"), {"keepdim": False})[1:]
+        dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+        if sorted(d % 4 for d in dims) != [2, 3]:
+            raise unsupported(f"a mean over the dimensions {dims}", path, where)
+        return "globalavgpool", (), (), (), args[:1]  # a flatten follows where keepdim is false
     if target is F.adaptive_avg_pool2d:
         size = node.args[1] if len(node.args) > 1 else node.kwargs.get("output_size")
         if _kernel(size) == (1, 1):

@@ -18,7 +18,15 @@ from .graph import ImportOp
 from .structure import Leaf, Merge, Scope
 
 # Names for the holes of a layer's positional arguments, by op kind.
-POSITIONAL_NAMES = {"conv": ("channels", "kernel"), "fc": ("features",), "dropout": ("p",)}
+POSITIONAL_NAMES = {
+    "conv": ("channels", "kernel"),
+    "fc": ("features",),
+    "dropout": ("p",),
+    "droppath": ("p",),
+    "layerscale": ("init",),
+    "chunk": ("groups",),
+    "channelshuffle": ("groups",),
+}
 
 
 @dataclass
