@@ -252,6 +252,26 @@ def test_a_callable_that_fails(tmp_path, capsys):
     assert "ValueError: no" in capsys.readouterr().err
 
 
+def test_a_model_that_fails_on_the_input_shape_prints_no_traceback(tmp_path, capsys):
+    """torch.fx's ShapeProp prints the failing node's traceback itself; the user sees one line."""
+    body = """
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = nn.Conv2d(3, 8, 3)
+                self.fc = nn.Linear(100, 10)
+
+            def forward(self, x):
+                return self.fc(self.conv(x).flatten(1))
+    """
+    assert _bad(tmp_path, body) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "Net fails on an input of" in err and "mat1 and mat2 shapes cannot be multiplied" in err
+
+
 def test_data_dependent_control_flow(tmp_path, capsys):
     body = """
         from torch import nn

@@ -4,8 +4,10 @@ every node as an `ImportOp` (the framework-independent rest lives in cnndsl/impo
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import importlib.util
+import io
 import operator
 import os
 import re
@@ -129,7 +131,8 @@ def capture(model: nn.Module, input_shape: tuple[int, ...], name: str) -> Import
         ) from None
     traced = fx.GraphModule(tracer.root, graph)
     try:
-        with torch.no_grad():
+        # ShapeProp prints the failing node's traceback before raising: the user gets our message.
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             ShapeProp(traced).propagate(torch.zeros(1, *input_shape))
     except Exception as error:  # noqa: BLE001
         cause = error.__cause__ or error  # ShapeProp wraps the error with the whole graph as text
