@@ -18,6 +18,7 @@ from cnndsl.summary import output_names
 from ..python_text import string_literal
 from . import helpers, layers, naming
 from .dataflow import Dataflow, plan_dataflow
+from .fusion import ChannelsLastRun, channels_last_runs
 from .notes import SourceComments, description
 from .pyformat import Call, Expr, Raw, Seq
 
@@ -112,8 +113,10 @@ def lower(model: Model, logits: bool = False) -> Plan:
         naming.reserved_names(),
     )
     _plan_init(result, graph, modules)
-    result.helpers = helpers.helpers_used([b.module.func for _, b in modules.values() if b.module])
-    _plan_forward(result, graph, modules, flow)
+    runs = channels_last_runs(graph, flow.order, flow.outputs)
+    called = [b.module.func for _, b in modules.values() if b.module] + ["channels_last_mlp"] * bool(runs)
+    result.helpers = helpers.helpers_used(called)
+    _plan_forward(result, graph, modules, flow, runs)
     return result
 
 
@@ -149,29 +152,51 @@ def _attach(node_id: str, constructor: Call) -> list[layers.Statement]:
     return [layers.Statement("", Call(f"{owner}.add_module", (Raw(string_literal(last)), constructor)))]
 
 
-def _plan_forward(result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow) -> None:
+def _plan_forward(
+    result: Plan, graph: nx.DiGraph, modules: dict, flow: Dataflow, runs: dict[str, ChannelsLastRun]
+) -> None:
     comments = SourceComments()
     # A local alias never shadows a name forward() may use: a module, a builtin, a variable.
     taken = set(flow.variables.values()) | {"self", "torch", "nn"} | set(dir(builtins))
     alias: tuple[str, str] | None = None  # (container path, local name) bound in forward
+
+    def module_path(node_id: str) -> str:
+        nonlocal alias
+        parts = node_id.split(".")
+        if modules[node_id][1].module is None or len(parts) == 1:
+            return naming.attribute_path("self", node_id)
+        # A local name for the block's container (`bottleneck1 = self.layer1.bottleneck1`):
+        # one attribute lookup per layer afterwards, as in a hand-written block's forward().
+        depth = min(2, len(parts) - 1)
+        container = ".".join(parts[:depth])
+        if alias is None or alias[0] != container:
+            alias = (container, _alias_name(parts[depth - 1], taken))
+            lookup = Raw(naming.attribute_path("self", container))
+            result.forward.append(layers.Statement(alias[1], lookup))
+        return naming.attribute_path(alias[1], ".".join(parts[depth:]))
+
+    fused: set[str] = set()
     for node_id in flow.order[1:]:
+        if node_id in fused:
+            continue
         node, built = modules[node_id]
         data = graph.nodes[node_id]
-        result.forward.extend(_notes(comments.calls(data)))
-        parts = node_id.split(".")
-        module = naming.attribute_path("self", node_id)
-        if built.module is not None and len(parts) > 1:
-            # A local name for the block's container (`bottleneck1 = self.layer1.bottleneck1`):
-            # one attribute lookup per layer afterwards, as in a hand-written block's forward().
-            depth = min(2, len(parts) - 1)
-            container = ".".join(parts[:depth])
-            if alias is None or alias[0] != container:
-                alias = (container, _alias_name(parts[depth - 1], taken))
-                lookup = Raw(naming.attribute_path("self", container))
-                result.forward.append(layers.Statement(alias[1], lookup))
-            module = naming.attribute_path(alias[1], ".".join(parts[depth:]))
-        result.forward.extend(_notes(comments.line_of(data)))
         inputs = [flow.variables[source] for source in data["inputs"]]
+        run = runs.get(node_id)
+        if run is not None:
+            for member in run.nodes:
+                result.forward.extend(_notes(comments.calls(graph.nodes[member])))
+                result.forward.extend(_notes(comments.line_of(graph.nodes[member])))
+            fused.update(run.nodes)
+            paths = {member: module_path(member) for member in run.nodes}
+            members = (run.norm, run.expand, run.activation, run.project, run.scale)
+            args = (Raw(inputs[0]), *(Raw(paths[m] if m else "None") for m in members))
+            call = Call("channels_last_mlp", args)
+            result.forward.append(layers.Statement(flow.variables[run.nodes[-1]], call))
+            continue
+        result.forward.extend(_notes(comments.calls(data)))
+        module = module_path(node_id)
+        result.forward.extend(_notes(comments.line_of(data)))
         result.forward.extend(layers.statements(node, module, inputs, flow.variables[node_id]))
     returned = ", ".join(flow.variables[node] for node in flow.outputs)  # a tuple for several outputs
     result.forward.append(layers.Statement("return", Raw(returned), ""))
