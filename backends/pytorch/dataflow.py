@@ -34,7 +34,8 @@ INPLACE_SAFE_PRODUCERS = frozenset(
         "convtranspose",
     }
 )
-INPLACE_OPS = frozenset({"relu", "add"})
+# The activations torch.nn can apply in place (torchvision's MobileNets and EfficientNet do).
+INPLACE_OPS = frozenset({"relu", "add", "relu6", "hardswish", "hardsigmoid", "silu"})
 
 
 def _names() -> Iterator[str]:

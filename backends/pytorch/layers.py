@@ -170,7 +170,7 @@ def _modern(node: Node) -> Call | None:
     """torch.nn's own module where there is one; LayerNorm2d, LayerScale and DropPath (helpers.py)."""
     a, op, channels = node.attrs, node.op, node.input_shape[0]
     if op in _PARAMETER_FREE:
-        return Call(_PARAMETER_FREE[op])
+        return Call(_PARAMETER_FREE[op], (Keyword("inplace", Raw("True")),) if node.inplace else ())
     if op == "gelu":
         return Call("nn.GELU", (Keyword("approximate", Raw('"tanh"')),) if a["approximate"] == "tanh" else ())
     if op == "elu":
