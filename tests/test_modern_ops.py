@@ -83,7 +83,7 @@ def test_generated_modules_use_torch_nn_where_it_has_the_op():
 
     source = get_backend("torch").generate_source(cnndsl.loads(EVERY_NEW_OP))
     for constructor in (
-        "nn.ReLU6()",
+        "nn.ReLU6(inplace=True)",  # after a conv, as torchvision writes it
         "nn.Hardswish()",
         "nn.Hardsigmoid()",
         "nn.SiLU()",
