@@ -37,8 +37,15 @@ def start(use_cuda: bool) -> Processes:
     return processes
 
 
-def stop(processes: Processes) -> None:
+def stop(processes: Processes, finished: bool = False) -> None:
+    """Leave the process group; after a run every process finished, leave it together.
+
+    Without the barrier one process could tear gloo down while another still closed its
+    connections, and the latter then aborted ("terminate called without an active exception").
+    """
     if processes.active and torch.distributed.is_initialized():
+        if finished:
+            torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 

@@ -84,10 +84,12 @@ def train(
     processes = distributed.start(
         config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
     )
+    status = None
     try:
-        return _train(model, config, folder, resumed, extra, processes)
+        status = _train(model, config, folder, resumed, extra, processes)
+        return status
     finally:
-        distributed.stop(processes)
+        distributed.stop(processes, finished=status == 0)
 
 
 def _train(
