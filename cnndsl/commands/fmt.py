@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ..diagnostics import render_all
 from ..errors import CnnError, CnnUsageError
-from ..formatter import format_text
 from ..output_files import write_atomically
 from ..source import MAX_SOURCE_BYTES, describe_os_error, read_source_bytes
 
@@ -64,6 +63,9 @@ def _read(file: Path | str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: every command module loads when the CLI starts, and check/summary don't format.
+    from ..formatter import format_text
+
     status = 0
     for file in _expand(args.files):
         name = "<stdin>" if file == STDIN else str(file)
