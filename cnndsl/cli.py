@@ -36,7 +36,20 @@ def _command_modules() -> list[str]:
     return known + sorted(set(names) - set(known))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named_command(argv: Sequence[str]) -> str | None:
+    """The module of the subcommand argv names, if it names one; None (meaning all) otherwise."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):  # the options before a command take no values
+            # A module is named after its command, with "_" added where that is a Python keyword.
+            by_command = {module.rstrip("_"): module for module in _command_modules()}
+            return by_command.get(word)
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or with `only` the one subcommand given (its module's name)."""
     parser = _Parser(
         prog="cnndsl",
         description="Check, summarise and compile convolutional networks written in the .cnn language.",
@@ -47,7 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name in _command_modules():
+    # Importing every command's module costs ~40 ms of each run, so a run that names its
+    # command registers that one alone; `--help`, a typo and no command still see them all.
+    for name in [only] if only else _command_modules():
         module = importlib.import_module(f".commands.{name}", __package__)
         if hasattr(module, "register"):
             module.register(subparsers)
@@ -59,7 +74,8 @@ def _exit_on_terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_named_command(argv))
     args = parser.parse_args(argv)
     # Only the main thread may set signal handlers (main() may be called from another).
     in_main_thread = threading.current_thread() is threading.main_thread()

@@ -14,6 +14,7 @@ from lark.lexer import PatternStr
 
 from . import grammar_cache, number_arrays
 from . import syntax_tree as st
+from .array_lexer import ArrayApartContextualLexer
 from .errors import CnnError, CnnSyntaxError, Diagnostic
 from .input_limits import check_size
 from .source import SourceFile, Span
@@ -93,15 +94,20 @@ GRAMMAR_OPTIONS: dict[str, Any] = {"parser": "lalr", "propagate_positions": True
 def open_grammar(**options: Any) -> Lark:
     """A Lark LALR parser for grammars/cnn.lark; `options` add to (or override) the shared settings."""
     return Lark.open_from_package(
-        "cnndsl.grammars", "cnn.lark", postlex=_BracketNewlines(), **{**GRAMMAR_OPTIONS, **options}
+        "cnndsl.grammars", "cnn.lark", **{**_live_options(), **GRAMMAR_OPTIONS, **options}
     )
+
+
+def _live_options() -> dict[str, Any]:
+    """The options that are objects, given both when building and when loading from the cache."""
+    return {"postlex": _BracketNewlines(), "_plugins": {"ContextualLexer": ArrayApartContextualLexer}}
 
 
 @lru_cache(maxsize=1)
 def _lark() -> Lark:
     grammar = resources.files("cnndsl.grammars").joinpath("cnn.lark").read_text(encoding="utf-8")
-    key = grammar_cache.cache_key(grammar, {**GRAMMAR_OPTIONS, "postlex": _BracketNewlines()})
-    return grammar_cache.load_or_build(open_grammar, key, postlex=_BracketNewlines())
+    key = grammar_cache.cache_key(grammar, {**GRAMMAR_OPTIONS, **_live_options()})
+    return grammar_cache.load_or_build(open_grammar, key, **_live_options())
 
 
 def _describe_terminal(parser: Lark, name: str) -> str:
