@@ -2,6 +2,7 @@
 
     python benchmarks/bench_torch.py                      # ResNet-50, VGG-16, MobileNetV2, ConvNeXt-Tiny
     python benchmarks/bench_torch.py --runs 9 --threads 4 --networks mobilenet_v2
+    python benchmarks/bench_torch.py --control     # also hand-written vs a copy: the noise floor
 
 Both models are the same architecture with the same weights (checked: equal outputs), in eval
 mode under no_grad. Runs are interleaved (compiled, hand-written, hand-written, compiled, ...)
@@ -305,9 +306,14 @@ def python_calls(function) -> int:
     return calls
 
 
-def compare(network: str, batch: int, warmup: int, runs: int) -> float:
+def compare(network: str, batch: int, warmup: int, runs: int, control: bool = False) -> float:
     compiled, hand = pair(network)
     shape = compiled.input_shape
+    if control:
+        # An A/A run: a second hand-written copy in the compiled module's place. Its ratio is
+        # what this machine and this method make of two identical models: the noise floor.
+        compiled = HAND_WRITTEN[network]().eval()
+        compiled.load_state_dict(hand.state_dict())
     x = torch.randn(batch, *shape)
     with torch.no_grad():
         out, expected = compiled(x), hand(x)
@@ -318,8 +324,9 @@ def compare(network: str, batch: int, warmup: int, runs: int) -> float:
     ratio = ours / theirs
     # The fastest runs are the least disturbed by other load: a second opinion on a busy machine.
     fastest = min(compiled_times) / min(hand_times)
+    label = f"{network} (A/A control: hand-written vs a copy)" if control else network
     print(
-        f"{network:9} batch {batch:2} {'x'.join(map(str, shape)):>9}  compiled {ours * 1e3:9.2f} ms  "
+        f"{label:9} batch {batch:2} {'x'.join(map(str, shape)):>9}  compiled {ours * 1e3:9.2f} ms  "
         f"hand-written {theirs * 1e3:9.2f} ms  ratio {ratio:.3f}  ({runs} runs each, medians)\n"
         f"{'':9} ratio of the fastest runs {fastest:.3f}; "
         f"Python calls per forward: compiled {calls[0]}, hand-written {calls[1]}"
@@ -351,6 +358,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument(
+        "--control", action="store_true", help="also time hand-written against a copy of itself"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -363,6 +373,8 @@ def main() -> None:
             print(f"{network:9} skipped: not a built-in architecture in this version of cnndsl")
             continue
         compare(network, args.batch, args.warmup, args.runs)
+        if args.control:
+            compare(network, args.batch, args.warmup, args.runs, control=True)
     print("load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()))
 
 
