@@ -7,10 +7,13 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import numpy_helper
 
 from cnndsl.errors import CnnError
 from cnndsl.importer.graph import ImportGraph, ImportOp, unsupported
+
+from .onnx_concats import nest_concats
+from .onnx_folding import fix_input, static_shapes
 
 _SIMPLE = {
     "Relu": "relu",
@@ -21,6 +24,13 @@ _SIMPLE = {
     "GlobalMaxPool": "globalmaxpool",
 }
 _IDENTITIES = ("Identity", "Dropout")
+# Where a value's dimensions are not N, C, H, W (keyed by ONNX value): LAST after a Transpose to
+# NHWC (ConvNeXt's LayerNorm and Linear layers run there); ("split", g) and ("transposed", g)
+# after the first two steps of a channel shuffle, Reshape to (N, g, C/g, H, W) and Transpose(1, 2).
+LAST = ("last",)
+# What may compute on channels-last values: per-position ops and the channels' own layers.
+_ON_LAST = {"Transpose", "LayerNormalization", "MatMul", "Add", "Mul", "Gelu", "Relu", "Sigmoid", "Tanh"}
+_ON_LAST |= {"HardSwish", "HardSigmoid", "Clip", "LeakyRelu"}
 
 
 def _pair(values: list[int]) -> Any:
@@ -39,7 +49,12 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return {attribute.name: onnx.helper.get_attribute_value(attribute) for attribute in node.attribute}
 
 
-def _load(path: Path) -> onnx.ModelProto:
+def _eps(value: float) -> float:
+    """A float32 attribute as the decimal it was written as (9.999999974752427e-07 -> 1e-06)."""
+    return float(str(np.float32(value)))
+
+
+def _load(path: Path, fallback: tuple[int, ...]) -> onnx.ModelProto:
     if not path.is_file():
         raise CnnError(f"no such file: {path}")
     try:
@@ -48,8 +63,12 @@ def _load(path: Path) -> onnx.ModelProto:
         raise CnnError(f"cannot read {path} as an ONNX model: {type(error).__name__}: {error}") from None
     if not model.graph.node:
         raise CnnError(f"{path} is not an ONNX model (it has no graph nodes; truncated?)")
+    initializers = {init.name for init in model.graph.initializer}
+    images = [value for value in model.graph.input if value.name not in initializers]
+    if len(images) == 1 and len(images[0].type.tensor_type.shape.dim) == 1 + len(fallback):
+        fix_input(images[0], tuple(fallback))
     try:
-        return shape_inference.infer_shapes(model)
+        return static_shapes(model)
     except Exception as error:  # noqa: BLE001
         raise CnnError(f"ONNX shape inference failed on {path}: {type(error).__name__}: {error}") from None
 
@@ -85,6 +104,7 @@ class _Reader:
         self.out = ImportGraph(name, shape)
         self.out.add(ImportOp(inputs[0].name, "input", (), shape))
         self.alias: dict[str, str] = {}
+        self.layouts: dict[str, tuple] = {}
         self.users: dict[str, int] = {}
         for node in graph.node:
             for value in node.input:
@@ -100,6 +120,8 @@ class _Reader:
             raise unsupported(
                 self.what(node), hint=f"ONNX shape inference gives no static shape for '{value}'"
             )
+        if self.layouts.get(value) == LAST:
+            return (dims[-1], *dims[1:-1])  # the .cnn file's values are C x H x W
         return tuple(dims[1:])
 
     @staticmethod
@@ -115,10 +137,12 @@ class _Reader:
         self.out.output = self.name(self.graph.output[0].name)
         if self.out.output not in self.out.ops:
             raise unsupported("an output that is not computed from the input")
-        return self.out
+        if self.graph.output[0].name in self.layouts:
+            raise unsupported("an output whose dimensions are not N, C, H, W (a Transpose or a 5-d view)")
+        return nest_concats(self.out)
 
-    def emit(self, node, kind, inputs, positional=(), keywords=(), weights=()) -> None:
-        out = node.output[0]
+    def emit(self, node, kind, inputs, positional=(), keywords=(), weights=(), out=None, shape=None) -> None:
+        out = out or node.output[0]
         for value in inputs:
             if self.name(value) not in self.out.ops:
                 raise unsupported(self.what(node), hint=f"its input '{value}' is not computed from the image")
@@ -127,7 +151,7 @@ class _Reader:
                 out,
                 kind,
                 tuple(self.name(value) for value in inputs),
-                self.shape(out, node),
+                shape or self.shape(out, node),
                 tuple(positional),
                 tuple(keywords),
                 weights=tuple(weights),
@@ -151,11 +175,39 @@ class _Reader:
             self.alias[node.output[0]] = self.name(inputs[0])
             if self.constant(inputs[0]) is not None:
                 self.constants[node.output[0]] = self.constant(inputs[0])
+            if inputs[0] in self.layouts:
+                self.layouts[node.output[0]] = self.layouts[inputs[0]]
             return
-        if not computed:  # folding constants is the exporter's job
+        if not computed:  # the reader folded the shape arithmetic; the rest is the exporter's job
             raise unsupported(what, hint="it computes a constant")
+        layout = next((self.layouts[value] for value in computed if value in self.layouts), None)
+        if op == "Transpose":
+            return self.transpose(node, attrs, inputs, layout)
+        if layout is not None and layout != LAST:
+            return self.shuffle(node, inputs, layout)
+        if layout == LAST:
+            if op not in _ON_LAST or any(self.layouts.get(value) != LAST for value in computed):
+                raise unsupported(
+                    what,
+                    hint="on channels-last values (after a Transpose to NHWC) only LayerNormalization, "
+                    "MatMul with a constant weight, its bias, activations and a per-channel scale",
+                )
+            for value in node.output:
+                self.layouts[value] = LAST
+        if op == "Reshape" and self.split(node, inputs):
+            return None
         if op in _SIMPLE:
             return self.emit(node, _SIMPLE[op], computed[:1])
+        if op == "Gelu":
+            approximate = attrs.get("approximate", "none")
+            approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+            return self.emit(node, "gelu", computed[:1], keywords=(("approximate", approximate),))
+        if op == "LayerNormalization":
+            return self.layernorm(node, attrs, inputs, layout)
+        if op == "Slice":
+            return self.slice(node, inputs)
+        if op == "Split":
+            return self.chunks(node, attrs, inputs)
         if op == "Conv":
             return self.conv(node, attrs, inputs)
         if op == "BatchNormalization":
@@ -195,8 +247,11 @@ class _Reader:
             return self.gemm(node, attrs, inputs)
         if op == "MatMul":
             weight = self.constant(inputs[1])
-            if weight is None or weight.ndim != 2 or len(self.shapes.get(inputs[0], ())) != 2:
+            rank = len(self.shapes.get(inputs[0], ()))
+            if weight is None or weight.ndim != 2 or rank != (4 if layout == LAST else 2):
                 raise unsupported(what, hint="only a matrix product with a constant weight (a linear layer)")
+            if layout == LAST:  # a Linear on channels-last values is a 1x1 conv, weights out x in x 1 x 1
+                return self.conv1x1(node, inputs[0], weight)
             return self.linear(node, inputs[0], weight.T, None)
         raise unsupported(what)
 
@@ -267,34 +322,43 @@ class _Reader:
             return self.emit(node, "add", inputs)
         source = self.out.ops.get(self.name(computed[0]))
         bias = self.constant(next(value for value in inputs if value not in computed))
+        channels = source.shape[0] if source is not None else 0
+        rank = len(self.shapes.get(computed[0], ()))
+        # A (C,) bias broadcasts along the last dimension: the channels of flat or channels-last values.
+        last = rank == 2 or self.layouts.get(computed[0]) == LAST
+        first = rank == 4 and computed[0] not in self.layouts
+        along_channels = bias is not None and (
+            (last and bias.shape in ((channels,), (1, channels)))
+            or (first and bias.shape in ((channels, 1, 1), (1, channels, 1, 1)))
+        )
         if (
             source is not None
-            and source.kind == "fc"
+            and source.kind in ("fc", "conv")
             and not dict(source.keywords)["bias"]
-            and bias is not None
-            and bias.size == source.positional[0]
+            and along_channels
             and self.users.get(computed[0]) == 1
-        ):  # MatMul + Add: one linear layer with a bias
+        ):  # MatMul (or a conv without bias) + Add: one layer with a bias
             key = self._tensor(f"{source.id}.bias", bias.reshape(-1))
             self.out.ops.pop(source.id)
+            keywords = tuple((name, True if name == "bias" else value) for name, value in source.keywords)
             self.out.add(
                 ImportOp(
                     node.output[0],
-                    "fc",
+                    source.kind,
                     source.inputs,
                     self.shape(node.output[0], node),
                     source.positional,
-                    (("bias", True),),
+                    keywords,
                     weights=(*source.weights, ("bias", key)),
                     where=source.where,
                 )
             )
             return None
-        raise unsupported(self.what(node), hint="adding a constant (other than a linear layer's bias)")
+        raise unsupported(self.what(node), hint="adding a constant (other than a layer's bias)")
 
     def mul(self, node, inputs, computed) -> None:
         if len(computed) != 2:
-            raise unsupported(self.what(node), hint="multiplying by a constant")
+            return self.layerscale(node, inputs, computed[0])
         ops = [self.out.ops.get(self.name(value)) for value in inputs]
         for index, op in enumerate(ops):  # x * sigmoid(x) is silu, x * hardsigmoid(x) hardswish
             other = self.name(inputs[1 - index])
@@ -319,11 +383,15 @@ class _Reader:
         axes = attrs.get("axes")
         if axes is None and len(inputs) > 1:
             axes = [int(a) for a in self.constant(inputs[1]).reshape(-1)]
-        if sorted(a % 4 for a in axes or []) != [2, 3]:
+        if sorted(a % 4 for a in axes or []) != [2, 3] or len(self.shapes.get(inputs[0], ())) != 4:
             raise unsupported(self.what(node), hint="only a mean over height and width")
         if attrs.get("keepdims", 1):
             return self.emit(node, "globalavgpool", inputs[:1])
-        raise unsupported(self.what(node), hint="ReduceMean with keepdims=0")
+        # ShuffleNet's x.mean([2, 3]): a pool, then a flatten (as the torch capture writes it).
+        pooled = f"{node.output[0]}#pool"
+        channels = self.shapes[inputs[0]][1]
+        self.emit(node, "globalavgpool", inputs[:1], out=pooled, shape=(channels, 1, 1))
+        return self.emit(node, "flatten", [pooled])
 
     def gemm(self, node, attrs, inputs) -> None:
         weight, bias = self.constant(inputs[1]), self.constant(inputs[2]) if len(inputs) > 2 else None
@@ -336,6 +404,135 @@ class _Reader:
             raise unsupported(self.what(node), hint="only x @ W^T + b with constant W and b (a linear layer)")
         self.linear(node, inputs[0], weight if attrs.get("transB", 0) else weight.T, bias)
 
+    def layerscale(self, node, inputs, source: str) -> None:
+        """A product with one constant number per channel: ConvNeXt's layer scale."""
+        scale = self.constant(next(value for value in inputs if value != source))
+        channels = self.shape(source, node)[0]
+        rank = len(self.shapes.get(source, ()))
+        if self.layouts.get(source) == LAST:
+            fits = scale is not None and scale.shape in ((channels,), (1, 1, 1, channels))
+        else:
+            fits = scale is not None and rank == 4 and scale.shape in ((channels, 1, 1), (1, channels, 1, 1))
+        if not fits:
+            raise unsupported(
+                self.what(node), hint="multiplying by a constant (other than a per-channel scale)"
+            )
+        key = self._tensor(f"{node.output[0]}.weight", scale.reshape(channels, 1, 1))
+        # The scale's initial value is not in the file: ConvNeXt's 1e-6, as the torch capture writes.
+        self.emit(node, "layerscale", [source], (1e-6,), (), [("weight", key)])
+
+    def transpose(self, node, attrs, inputs, layout) -> None:
+        """NCHW <-> NHWC around channels-last layers, and the middle step of a channel shuffle."""
+        perm = tuple(attrs.get("perm", ()))
+        if layout is None and perm == (0, 2, 3, 1):
+            after = LAST
+        elif layout == LAST and perm == (0, 3, 1, 2):
+            after = None
+        elif layout is not None and layout[0] == "split" and perm == (0, 2, 1, 3, 4):
+            after = ("transposed", layout[1])
+        else:
+            raise unsupported(
+                self.what(node),
+                hint=f"a Transpose to {list(perm)}: only NCHW to NHWC and back around channels-last "
+                "layers, and a channel shuffle's [0, 2, 1, 3, 4]",
+            )
+        self.alias[node.output[0]] = self.name(inputs[0])
+        if after is not None:
+            self.layouts[node.output[0]] = after
+
+    def split(self, node, inputs) -> bool:
+        """Whether a Reshape is a channel shuffle's first step, (N, C, H, W) -> (N, g, C/g, H, W)."""
+        before = self.shapes.get(inputs[0], ())
+        after = self.shapes.get(node.output[0], ())
+        if len(before) != 4 or len(after) != 5 or after[:1] != before[:1] or after[3:] != before[2:]:
+            return False
+        if not all(isinstance(d, int) for d in after) or after[1] * after[2] != before[1]:
+            return False
+        self.alias[node.output[0]] = self.name(inputs[0])
+        self.layouts[node.output[0]] = ("split", after[1])
+        return True
+
+    def shuffle(self, node, inputs, layout) -> None:
+        """The last step of a channel shuffle, a Reshape back to (N, C, H, W): `channelshuffle g`."""
+        source = self.name(inputs[0])
+        if (
+            layout[0] == "transposed"
+            and node.op_type == "Reshape"
+            and self.shapes.get(node.output[0], ())[1:] == self.out.ops[source].shape
+        ):
+            return self.emit(node, "channelshuffle", inputs[:1], (layout[1],))
+        raise unsupported(
+            self.what(node),
+            hint="on a 5-d view of the channels, only a channel shuffle: Reshape to (N, g, C/g, H, W), "
+            "Transpose [0, 2, 1, 3, 4], Reshape back to (N, C, H, W)",
+        )
+
+    def _chunk(self, node, source: str, start: int, size: int, out: str) -> None:
+        channels = self.shape(source, node)[0]
+        if size <= 0 or channels % size or start % size or len(self.shapes.get(source, ())) != 4:
+            raise unsupported(
+                self.what(node),
+                hint=f"channels {start} to {start + size} of {channels}: only one of equal channel groups",
+            )
+        self.emit(node, "chunk", [source], (channels // size,), (("index", start // size),), out=out)
+
+    def slice(self, node, inputs) -> None:
+        """`x.chunk(g, dim=1)[i]` as exported (ShuffleNet's channel split): `chunk g index=i`."""
+        bounds = [self.constant(value) for value in inputs[1:]]
+        rank = len(self.shapes.get(inputs[0], ()))
+        if any(value is None for value in bounds) or rank != 4:
+            raise unsupported(self.what(node), hint="only a slice of the channels with constant bounds")
+        starts, ends = (int(v) for v in bounds[0].reshape(-1)), (int(v) for v in bounds[1].reshape(-1))
+        starts, ends = list(starts), list(ends)
+        axes = [int(a) % rank for a in bounds[2].reshape(-1)] if len(bounds) > 2 else list(range(len(starts)))
+        steps = [int(s) for s in bounds[3].reshape(-1)] if len(bounds) > 3 else [1] * len(starts)
+        if axes != [1] or steps != [1]:
+            raise unsupported(self.what(node), hint="only a slice of the channels (axis 1, step 1)")
+        channels = self.shape(inputs[0], node)[0]
+        start, end = (min(max(v + channels if v < 0 else v, 0), channels) for v in (starts[0], ends[0]))
+        self._chunk(node, inputs[0], start, end - start, node.output[0])
+
+    def chunks(self, node, attrs, inputs) -> None:
+        """A Split of the channels into equal parts: one `chunk g index=i` per part."""
+        rank = len(self.shapes.get(inputs[0], ()))
+        channels = self.shape(inputs[0], node)[0]
+        sizes = self.constant(inputs[1]) if len(inputs) > 1 else attrs.get("split")
+        count = len(node.output)
+        sizes = [int(v) for v in np.reshape(sizes, -1)] if sizes is not None else [channels // count] * count
+        if rank != 4 or attrs.get("axis", 0) % rank != 1 or len(set(sizes)) != 1 or sum(sizes) != channels:
+            raise unsupported(self.what(node), hint="only a split of the channels into equal parts")
+        for index, out in enumerate(node.output):
+            if out:
+                self._chunk(node, inputs[0], index * sizes[0], sizes[0], out)
+
+    def layernorm(self, node, attrs, inputs, layout) -> None:
+        """LayerNormalization over the channels: of channels-last values, or a flat input's features."""
+        rank = len(self.shapes.get(inputs[0], ()))
+        axis = attrs.get("axis", -1) % max(rank, 1)
+        last = layout == LAST and rank == 4 and axis == 3
+        if not (last or (layout is None and rank == 2 and axis == 1)):
+            raise unsupported(
+                self.what(node),
+                hint="only a layer norm over the channels (after a Transpose to NHWC) or over features",
+            )
+        values = [self.constant(value) for value in inputs[1:3]]
+        if len(values) != 2 or any(value is None for value in values):
+            raise unsupported(self.what(node), hint="only a layer norm with a constant scale and bias")
+        if any(self.users.get(out) for out in node.output[1:] if out):
+            raise unsupported(self.what(node), hint="a layer norm whose mean or deviation is used")
+        key = node.output[0]
+        weights = [
+            (name, self._tensor(f"{key}.{name}", value.reshape(-1)))
+            for name, value in zip(("weight", "bias"), values)
+        ]
+        keywords = (("eps", _eps(attrs.get("epsilon", 1e-5))), ("affine", True))
+        self.emit(node, "layernorm", inputs[:1], (), keywords, weights)
+
+    def conv1x1(self, node, source: str, weight: np.ndarray) -> None:
+        key = self._tensor(f"{node.output[0]}.weight", np.ascontiguousarray(weight.T[:, :, None, None]))
+        keywords = (("stride", 1), ("pad", 0), ("dilation", 1), ("groups", 1), ("bias", False))
+        self.emit(node, "conv", [source], (int(weight.shape[1]), (1, 1)), keywords, [("weight", key)])
+
     def linear(self, node, source: str, weight: np.ndarray, bias: np.ndarray | None) -> None:
         key = node.output[0]
         weights = [("weight", self._tensor(f"{key}.weight", np.ascontiguousarray(weight)))]
@@ -347,4 +544,4 @@ class _Reader:
 
 def read(path: str | Path, name: str, fallback_shape: tuple[int, ...]) -> ImportGraph:
     """The ONNX file at `path` as an import graph (no module hierarchy: structure alone names blocks)."""
-    return _Reader(_load(Path(path)), name, fallback_shape).read()
+    return _Reader(_load(Path(path), tuple(fallback_shape)), name, fallback_shape).read()
