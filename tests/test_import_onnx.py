@@ -330,12 +330,16 @@ def test_an_output_left_channels_last_is_an_error(tmp_path, capsys):
 
 
 class _TinyConvNeXt(torch.nn.Module):
-    """ConvNeXt's block at 8 channels: depthwise conv, LayerNorm and Linear layers channels-last."""
+    """ConvNeXt's block at 8 channels: depthwise conv, LayerNorm and Linear layers channels-last.
+
+    Its stem adds its bias as a separate Cx1x1 parameter, which imports as the conv's bias.
+    """
 
     def __init__(self):
         super().__init__()
         torch.manual_seed(0)
-        self.stem = torch.nn.Conv2d(3, 8, 2, 2)
+        self.stem = torch.nn.Conv2d(3, 8, 2, 2, bias=False)
+        self.shift = torch.nn.Parameter(torch.rand(8, 1, 1))
         self.depthwise = torch.nn.Conv2d(8, 8, 7, padding=3, groups=8)
         self.norm = torch.nn.LayerNorm(8, eps=1e-6)
         self.up, self.down = torch.nn.Linear(8, 32), torch.nn.Linear(32, 8)
@@ -345,7 +349,7 @@ class _TinyConvNeXt(torch.nn.Module):
             self.norm.bias.uniform_(-0.5, 0.5)
 
     def forward(self, x):
-        x = self.stem(x)
+        x = self.stem(x) + self.shift
         y = self.depthwise(x).permute(0, 2, 3, 1)
         y = self.down(torch.nn.functional.gelu(self.up(self.norm(y)))).permute(0, 3, 1, 2)
         return x + self.layer_scale * y
@@ -359,6 +363,7 @@ def test_a_convnext_block(tmp_path):
     assert imported.params == sum(p.numel() for p in model.parameters())
     text = out.read_text()
     assert "layernorm eps=1e-06" in text and "conv 32 1x1; gelu" in text and "layerscale" in text
+    assert "conv 8 2x2 stride=2\n" in text  # with its bias
     _compare_outputs(path, out, weights, (3, 12, 12))
 
 
