@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import numpy_helper
 
 from cnndsl.errors import CnnError
 from cnndsl.importer.graph import ImportGraph, ImportOp, unsupported
+
+from .onnx_concats import nest_concats
+from .onnx_folding import fix_input, static_shapes
+from .onnx_patterns import LAST, Patterns
 
 _SIMPLE = {
     "Relu": "relu",
@@ -21,6 +25,9 @@ _SIMPLE = {
     "GlobalMaxPool": "globalmaxpool",
 }
 _IDENTITIES = ("Identity", "Dropout")
+# What may compute on channels-last values: per-position ops and the channels' own layers.
+_ON_LAST = {"Transpose", "LayerNormalization", "MatMul", "Add", "Mul", "Gelu", "Relu", "Sigmoid", "Tanh"}
+_ON_LAST |= {"HardSwish", "HardSigmoid", "Clip", "LeakyRelu"}
 
 
 def _pair(values: list[int]) -> Any:
@@ -39,7 +46,7 @@ def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return {attribute.name: onnx.helper.get_attribute_value(attribute) for attribute in node.attribute}
 
 
-def _load(path: Path) -> onnx.ModelProto:
+def _load(path: Path, fallback: tuple[int, ...]) -> onnx.ModelProto:
     if not path.is_file():
         raise CnnError(f"no such file: {path}")
     try:
@@ -48,8 +55,12 @@ def _load(path: Path) -> onnx.ModelProto:
         raise CnnError(f"cannot read {path} as an ONNX model: {type(error).__name__}: {error}") from None
     if not model.graph.node:
         raise CnnError(f"{path} is not an ONNX model (it has no graph nodes; truncated?)")
+    initializers = {init.name for init in model.graph.initializer}
+    images = [value for value in model.graph.input if value.name not in initializers]
+    if len(images) == 1 and len(images[0].type.tensor_type.shape.dim) == 1 + len(fallback):
+        fix_input(images[0], tuple(fallback))
     try:
-        return shape_inference.infer_shapes(model)
+        return static_shapes(model)
     except Exception as error:  # noqa: BLE001
         raise CnnError(f"ONNX shape inference failed on {path}: {type(error).__name__}: {error}") from None
 
@@ -61,7 +72,7 @@ def _dims(value: onnx.ValueInfoProto) -> tuple[Any, ...] | None:
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim)
 
 
-class _Reader:
+class _Reader(Patterns):
     def __init__(self, model: onnx.ModelProto, name: str, fallback: tuple[int, ...]):
         graph = model.graph
         self.constants: dict[str, np.ndarray] = {
@@ -85,6 +96,7 @@ class _Reader:
         self.out = ImportGraph(name, shape)
         self.out.add(ImportOp(inputs[0].name, "input", (), shape))
         self.alias: dict[str, str] = {}
+        self.layouts: dict[str, tuple] = {}
         self.users: dict[str, int] = {}
         for node in graph.node:
             for value in node.input:
@@ -100,6 +112,8 @@ class _Reader:
             raise unsupported(
                 self.what(node), hint=f"ONNX shape inference gives no static shape for '{value}'"
             )
+        if self.layouts.get(value) == LAST:
+            return (dims[-1], *dims[1:-1])  # the .cnn file's values are C x H x W
         return tuple(dims[1:])
 
     @staticmethod
@@ -115,10 +129,12 @@ class _Reader:
         self.out.output = self.name(self.graph.output[0].name)
         if self.out.output not in self.out.ops:
             raise unsupported("an output that is not computed from the input")
-        return self.out
+        if self.graph.output[0].name in self.layouts:
+            raise unsupported("an output whose dimensions are not N, C, H, W (a Transpose or a 5-d view)")
+        return nest_concats(self.out)
 
-    def emit(self, node, kind, inputs, positional=(), keywords=(), weights=()) -> None:
-        out = node.output[0]
+    def emit(self, node, kind, inputs, positional=(), keywords=(), weights=(), out=None, shape=None) -> None:
+        out = out or node.output[0]
         for value in inputs:
             if self.name(value) not in self.out.ops:
                 raise unsupported(self.what(node), hint=f"its input '{value}' is not computed from the image")
@@ -127,7 +143,7 @@ class _Reader:
                 out,
                 kind,
                 tuple(self.name(value) for value in inputs),
-                self.shape(out, node),
+                shape or self.shape(out, node),
                 tuple(positional),
                 tuple(keywords),
                 weights=tuple(weights),
@@ -151,11 +167,39 @@ class _Reader:
             self.alias[node.output[0]] = self.name(inputs[0])
             if self.constant(inputs[0]) is not None:
                 self.constants[node.output[0]] = self.constant(inputs[0])
+            if inputs[0] in self.layouts:
+                self.layouts[node.output[0]] = self.layouts[inputs[0]]
             return
-        if not computed:  # folding constants is the exporter's job
+        if not computed:  # the reader folded the shape arithmetic; the rest is the exporter's job
             raise unsupported(what, hint="it computes a constant")
+        layout = next((self.layouts[value] for value in computed if value in self.layouts), None)
+        if op == "Transpose":
+            return self.transpose(node, attrs, inputs, layout)
+        if layout is not None and layout != LAST:
+            return self.shuffle(node, inputs, layout)
+        if layout == LAST:
+            if op not in _ON_LAST or any(self.layouts.get(value) != LAST for value in computed):
+                raise unsupported(
+                    what,
+                    hint="on channels-last values (after a Transpose to NHWC) only LayerNormalization, "
+                    "MatMul with a constant weight, its bias, activations and a per-channel scale",
+                )
+            for value in node.output:
+                self.layouts[value] = LAST
+        if op == "Reshape" and self.split(node, inputs):
+            return None
         if op in _SIMPLE:
             return self.emit(node, _SIMPLE[op], computed[:1])
+        if op == "Gelu":
+            approximate = attrs.get("approximate", "none")
+            approximate = approximate.decode() if isinstance(approximate, bytes) else approximate
+            return self.emit(node, "gelu", computed[:1], keywords=(("approximate", approximate),))
+        if op == "LayerNormalization":
+            return self.layernorm(node, attrs, inputs, layout)
+        if op == "Slice":
+            return self.slice(node, inputs)
+        if op == "Split":
+            return self.chunks(node, attrs, inputs)
         if op == "Conv":
             return self.conv(node, attrs, inputs)
         if op == "BatchNormalization":
@@ -195,8 +239,11 @@ class _Reader:
             return self.gemm(node, attrs, inputs)
         if op == "MatMul":
             weight = self.constant(inputs[1])
-            if weight is None or weight.ndim != 2 or len(self.shapes.get(inputs[0], ())) != 2:
+            rank = len(self.shapes.get(inputs[0], ()))
+            if weight is None or weight.ndim != 2 or rank != (4 if layout == LAST else 2):
                 raise unsupported(what, hint="only a matrix product with a constant weight (a linear layer)")
+            if layout == LAST:  # a Linear on channels-last values is a 1x1 conv, weights out x in x 1 x 1
+                return self.conv1x1(node, inputs[0], weight)
             return self.linear(node, inputs[0], weight.T, None)
         raise unsupported(what)
 
@@ -267,34 +314,43 @@ class _Reader:
             return self.emit(node, "add", inputs)
         source = self.out.ops.get(self.name(computed[0]))
         bias = self.constant(next(value for value in inputs if value not in computed))
+        channels = source.shape[0] if source is not None else 0
+        rank = len(self.shapes.get(computed[0], ()))
+        # A (C,) bias broadcasts along the last dimension: the channels of flat or channels-last values.
+        last = rank == 2 or self.layouts.get(computed[0]) == LAST
+        first = rank == 4 and computed[0] not in self.layouts
+        along_channels = bias is not None and (
+            (last and bias.shape in ((channels,), (1, channels)))
+            or (first and bias.shape in ((channels, 1, 1), (1, channels, 1, 1)))
+        )
         if (
             source is not None
-            and source.kind == "fc"
+            and source.kind in ("fc", "conv")
             and not dict(source.keywords)["bias"]
-            and bias is not None
-            and bias.size == source.positional[0]
+            and along_channels
             and self.users.get(computed[0]) == 1
-        ):  # MatMul + Add: one linear layer with a bias
+        ):  # MatMul (or a conv without bias) + Add: one layer with a bias
             key = self._tensor(f"{source.id}.bias", bias.reshape(-1))
             self.out.ops.pop(source.id)
+            keywords = tuple((name, True if name == "bias" else value) for name, value in source.keywords)
             self.out.add(
                 ImportOp(
                     node.output[0],
-                    "fc",
+                    source.kind,
                     source.inputs,
                     self.shape(node.output[0], node),
                     source.positional,
-                    (("bias", True),),
+                    keywords,
                     weights=(*source.weights, ("bias", key)),
                     where=source.where,
                 )
             )
             return None
-        raise unsupported(self.what(node), hint="adding a constant (other than a linear layer's bias)")
+        raise unsupported(self.what(node), hint="adding a constant (other than a layer's bias)")
 
     def mul(self, node, inputs, computed) -> None:
         if len(computed) != 2:
-            raise unsupported(self.what(node), hint="multiplying by a constant")
+            return self.layerscale(node, inputs, computed[0])
         ops = [self.out.ops.get(self.name(value)) for value in inputs]
         for index, op in enumerate(ops):  # x * sigmoid(x) is silu, x * hardsigmoid(x) hardswish
             other = self.name(inputs[1 - index])
@@ -319,11 +375,15 @@ class _Reader:
         axes = attrs.get("axes")
         if axes is None and len(inputs) > 1:
             axes = [int(a) for a in self.constant(inputs[1]).reshape(-1)]
-        if sorted(a % 4 for a in axes or []) != [2, 3]:
+        if sorted(a % 4 for a in axes or []) != [2, 3] or len(self.shapes.get(inputs[0], ())) != 4:
             raise unsupported(self.what(node), hint="only a mean over height and width")
         if attrs.get("keepdims", 1):
             return self.emit(node, "globalavgpool", inputs[:1])
-        raise unsupported(self.what(node), hint="ReduceMean with keepdims=0")
+        # ShuffleNet's x.mean([2, 3]): a pool, then a flatten (as the torch capture writes it).
+        pooled = f"{node.output[0]}#pool"
+        channels = self.shapes[inputs[0]][1]
+        self.emit(node, "globalavgpool", inputs[:1], out=pooled, shape=(channels, 1, 1))
+        return self.emit(node, "flatten", [pooled])
 
     def gemm(self, node, attrs, inputs) -> None:
         weight, bias = self.constant(inputs[1]), self.constant(inputs[2]) if len(inputs) > 2 else None
@@ -347,4 +407,4 @@ class _Reader:
 
 def read(path: str | Path, name: str, fallback_shape: tuple[int, ...]) -> ImportGraph:
     """The ONNX file at `path` as an import graph (no module hierarchy: structure alone names blocks)."""
-    return _Reader(_load(Path(path)), name, fallback_shape).read()
+    return _Reader(_load(Path(path), tuple(fallback_shape)), name, fallback_shape).read()

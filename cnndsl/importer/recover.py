@@ -128,8 +128,10 @@ def group(items: list, prefix: tuple[str, ...] = ()) -> list:
     return out
 
 
-# Weightless single-input ops that end a merge's unit (ResNet's relu after the add).
+# Weightless single-input ops that end a merge's unit (ResNet's relu after the add, ShuffleNet's
+# channel shuffle after the concat).
 _TRAILERS = {"relu", "relu6", "sigmoid", "tanh", "hardswish", "hardsigmoid", "silu", "gelu", "mish"}
+_TRAILERS |= {"channelshuffle"}
 _UNIT_NAMES = {"residual": "ResidualBlock", "concat": "ConcatBlock", "gate": "GateBlock", "sum": "SumBlock"}
 
 
