@@ -299,3 +299,52 @@ def test_an_existing_file_is_kept_without_force(tmp_path, capsys):
     out.write_text("keep")
     assert main(["import", "torch.nn:Identity", "-o", str(out)]) == 2
     assert out.read_text() == "keep"
+
+
+def _converted(module, input_shape: tuple[int, ...]):
+    """The imported text and state of `module` (eval), checked against its output."""
+    from cnndsl.backends.pytorch.capture import capture
+
+    from cnndsl.importer.pipeline import convert
+
+    module.eval()
+    imported = convert(capture(module, input_shape, "net"))
+    model = cnndsl.loads(imported.text, "net.cnn")
+    torch.manual_seed(0)
+    x = torch.randn(2, *input_shape)
+    compiled = model.build("torch").eval()
+    compiled.load_state_dict({key: torch.from_numpy(value) for key, value in imported.state.items()})
+    with torch.no_grad():
+        assert torch.allclose(compiled(x), module(x), atol=1e-5, rtol=0)
+    assert model.params == sum(p.numel() for p in module.parameters())
+    return imported.text, model
+
+
+class _Unit(torch.nn.Module):
+    """ResNet's basic unit: a projection on the skip path only where the shape changes."""
+
+    def __init__(self, inputs: int, outputs: int, stride: int = 1):
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(outputs)
+        self.conv2 = nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(outputs)
+        self.downsample = None
+        if stride != 1 or inputs != outputs:
+            projection = nn.Conv2d(inputs, outputs, 1, stride, bias=False)
+            self.downsample = nn.Sequential(projection, nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+def test_units_with_and_without_a_projection_are_one_block():
+    units = [_Unit(8, 8), _Unit(8, 8), _Unit(8, 16, 2), _Unit(16, 16), _Unit(16, 32, 2), _Unit(32, 32)]
+    text, model = _converted(torch.nn.Sequential(*units), (8, 16, 16))
+    assert text.count("block unit") == 1 and "unit_2" not in text
+    # The projection's numbers are the body's: no parameter of its own; `stride` defaults to 1.
+    assert "block unit(channels, stride=1)" in text
+    assert "unit(8) * 2" in text and "unit(16, stride=2)" in text and "unit(16)\n" in text
+    assert model.output_shape == (32, 4, 4)

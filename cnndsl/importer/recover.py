@@ -52,6 +52,9 @@ class Block:
     params: list[str] = field(default_factory=list)
     # For each hole: ("literal", value) or ("param", name, factor).
     holes: list[tuple] = field(default_factory=list)
+    complete: bool = False  # whether `items` hold every variant's statements (see `_strip`)
+    fallbacks: dict[str, Any] = field(default_factory=dict)  # a value for calls that leave it open
+    defaults: dict[str, Any] = field(default_factory=dict)  # parameters written `name=value`
 
 
 @dataclass
@@ -260,44 +263,150 @@ def recover(items: list, blocks_enabled: bool = True) -> Plan:
         grouped = group(items)
     else:
         grouped = structural_scopes(items)
-    counts: dict[tuple, int] = {}
-    _build(grouped, {}, counts, None)
-    blocks: dict[tuple, Block] = {}
-    top = _build(grouped, blocks, {}, counts)
+    # Passes until the merged variants settle: a merge inside changes the scopes around it.
+    merges: dict[tuple, tuple] = {}
+    for _ in range(4):
+        trial = _Pass(merges=merges)
+        trial.build(grouped)
+        found = trial.merges_found()
+        if found == merges:
+            break
+        merges = found
+    final = _Pass(merges=trial.merges, inline_counts=trial.counts)
+    top = final.build(grouped)
+    blocks = _callees_first(final.blocks)
     for block in blocks.values():  # callees come first: their parameters name the callers' holes
         block.hole_names = _encode_items(block.items, blocks)[2]
-        _decide(block)
+        _decide(block, blocks)
     return Plan(top, blocks)
 
 
-def _build(items: list, blocks: dict, counts: dict, inline_counts: dict | None) -> list:
-    out: list = []
-    names = [item.path.rsplit(".", 1)[-1] for item in items if isinstance(item, Scope)]
+def _callees_first(blocks: dict[tuple, Block]) -> dict[tuple, Block]:
+    """Blocks in an order where each comes after those it calls (a merged one may come late)."""
+    ordered: dict[tuple, Block] = {}
+
+    def visit(key: tuple) -> None:
+        if key in ordered:
+            return
+        for item in _calls(blocks[key].items):
+            visit(item.block)
+        ordered[key] = blocks[key]
+
+    for key in blocks:
+        visit(key)
+    return ordered
+
+
+def _calls(items: list) -> list[Call]:
+    found: list[Call] = []
     for item in items:
-        if isinstance(item, Merge):
-            item = Merge(
-                item.kind,
-                item.op,
-                [_build(part, blocks, counts, inline_counts) for part in item.parts],
-                item.own_path,
-            )
-            out.append(item)
-        elif isinstance(item, Scope):
-            body = _build(item.items, blocks, counts, inline_counts)
-            template, values, hole_names = _encode_items(body, blocks)
-            key = (item.class_name, template)
-            counts[key] = counts.get(key, 0) + 1
-            if inline_counts is not None and inline_counts.get(key, 0) <= 1:
-                # Its labels were unique in its own scope, not necessarily in this one.
-                out.extend(Call(i.block, i.values, None, i.count) if isinstance(i, Call) else i for i in body)
+        if isinstance(item, Call):
+            found.append(item)
+        elif isinstance(item, Merge):
+            found += [call for part in item.parts for call in _calls(part)]
+        elif isinstance(item, Repeat):
+            found += _calls(item.items)
+    return found
+
+
+@dataclass
+class _Pass:
+    """One walk over the scopes: the blocks found, how often each is called, variants seen."""
+
+    merges: dict[tuple, tuple]  # a variant's key -> (the merged block's key, holes to insert)
+    inline_counts: dict[tuple, int] | None = None  # the previous pass's counts, to inline blocks
+    blocks: dict[tuple, Block] = field(default_factory=dict)
+    counts: dict[tuple, int] = field(default_factory=dict)
+    variants: dict[tuple, dict[tuple, list[int]]] = field(default_factory=dict)
+
+    def build(self, items: list) -> list:
+        out: list = []
+        names = [item.path.rsplit(".", 1)[-1] for item in items if isinstance(item, Scope)]
+        for item in items:
+            if isinstance(item, Merge):
+                parts = [self.build(part) for part in item.parts]
+                out.append(Merge(item.kind, item.op, parts, item.own_path))
+            elif isinstance(item, Scope):
+                out.extend(self.scope(item, names))
+            else:
+                out.append(item)
+        return _compress(out, self.blocks)
+
+    def scope(self, item: Scope, names: list[str]) -> list:
+        body = self.build(item.items)
+        template, values, hole_names = _encode_items(body, self.blocks)
+        key = (item.class_name, template)
+        stripped, shortcut_holes = _strip(body, self.blocks)
+        self.variants.setdefault((item.class_name, _encode_items(stripped, self.blocks)[0]), {})[key] = (
+            shortcut_holes
+        )
+        merged, missing = self.merges.get(key, (key, []))
+        self.counts[merged] = self.counts.get(merged, 0) + 1
+        if self.inline_counts is not None and self.inline_counts.get(merged, 0) <= 1:
+            # Its labels were unique in its own scope, not necessarily in this one.
+            return [Call(i.block, i.values, None, i.count) if isinstance(i, Call) else i for i in body]
+        for index in missing:  # the shortcut's holes, which a call without one leaves open
+            values.insert(index, WILD)
+            hole_names.insert(index, "")
+        block = self.blocks.get(merged)
+        if block is None:
+            block = self.blocks[merged] = Block(_block_name(item, self.blocks), body, hole_names=hole_names)
+        elif key == merged and block.items is not body and not block.complete:
+            block.items, block.hole_names = body, hole_names
+        block.complete = block.complete or key == merged
+        block.instances.append(values)
+        return [Call(merged, values, _label(item.path, names))]
+
+    def merges_found(self) -> dict[tuple, tuple]:
+        """Variants without a shortcut join the one variant that has them (see `_strip`)."""
+        merges: dict[tuple, tuple] = {}
+        for variants in self.variants.values():
+            with_shortcut = [key for key, holes in variants.items() if holes]
+            if len(variants) < 2 or len(with_shortcut) != 1:
                 continue
-            if key not in blocks:
-                blocks[key] = Block(_block_name(item, blocks), body, hole_names=hole_names)
-            blocks[key].instances.append(values)
-            out.append(Call(key, values, _label(item.path, names)))
-        else:
+            target = with_shortcut[0]
+            for key in variants:
+                merges[key] = (target, [] if key == target else variants[target])
+        return merges
+
+
+class _Wild:
+    """A hole a call leaves open: a shortcut that a call keeping the shape never elaborates."""
+
+    def __repr__(self) -> str:
+        return "WILD"
+
+
+WILD = _Wild()
+
+
+def _strip(items: list, blocks: dict, start: int = 0) -> tuple[list, list[int]]:
+    """`items` without residual shortcuts, and the indices of the holes those held.
+
+    A residual's shortcut is used exactly when its body changes the shape, so a unit with a
+    projection and one without (ResNet's first bottleneck of a stage and the others) are one
+    block: the written shortcut is ignored where the body keeps the shape.
+    """
+    out: list = []
+    holes: list[int] = []
+    cursor = start
+    for item in items:
+        if not isinstance(item, Merge):
             out.append(item)
-    return _compress(out, blocks)
+            cursor += len(_encode(item, blocks)[1])
+            continue
+        parts = []
+        for number, part in enumerate(item.parts):
+            size = len(_encode_items(part, blocks)[1])
+            if item.kind == "residual" and number == 1:
+                holes.extend(range(cursor, cursor + size))
+            else:
+                stripped, inner = _strip(part, blocks, cursor)
+                parts.append(stripped)
+                holes.extend(inner)
+            cursor += size
+        out.append(Merge(item.kind, item.op, parts, item.own_path))
+    return out, holes
 
 
 def _block_name(scope: Scope, blocks: dict) -> str:
@@ -315,22 +424,31 @@ def _block_name(scope: Scope, blocks: dict) -> str:
     return name
 
 
-def _decide(block: Block) -> None:
-    """Which holes are literals and which parameters (shared, or a multiple of another)."""
+def _decide(block: Block, blocks: dict[tuple, Block]) -> None:
+    """Which holes are literals and which parameters (shared, or a multiple of another).
+
+    Open holes (`WILD`) match anything; a call that leaves a parameter's first hole open passes
+    its fallback, a value that the call never elaborates.
+    """
     columns = list(zip(*block.instances)) if block.instances else []
     holes: list[tuple] = []
     params: dict[str, tuple] = {}
     for index, column in enumerate(columns):
-        if all(value == column[0] for value in column):
-            holes.append(("literal", column[0]))
+        given = [value for value in column if value is not WILD]
+        if all(value == given[0] for value in given):
+            holes.append(("literal", given[0] if given else WILD))
             continue
         found = None
         for name, known in params.items():
-            if known == column:
+            pairs = [(a, b) for a, b in zip(known, column) if b is not WILD]
+            if any(a is WILD for a, _ in pairs):
+                continue
+            if all(a == b for a, b in pairs):
                 found = ("param", name, 1)
                 break
-            if all(isinstance(v, int) and not isinstance(v, bool) for v in known + column) and all(known):
-                factors = {b // a if b % a == 0 else None for a, b in zip(known, column)}
+            numbers = all(isinstance(v, int) and not isinstance(v, bool) for pair in pairs for v in pair)
+            if numbers and all(a for a, _ in pairs):
+                factors = {b // a if b % a == 0 else None for a, b in pairs}
                 if len(factors) == 1 and None not in factors and factors != {1}:
                     found = ("param", name, factors.pop())
                     break
@@ -340,7 +458,65 @@ def _decide(block: Block) -> None:
             while name in params or name == block.name:
                 name, number = f"{base}{number}", number + 1
             params[name] = column
+            block.fallbacks[name] = given[0]
             found = ("param", name, 1)
         holes.append(found)
     block.holes = holes
     block.params = list(params)
+    _choose_defaults(block, blocks)
+
+
+def _choose_defaults(block: Block, blocks: dict[tuple, Block]) -> None:
+    """A parameter filling an argument whose own default some call passes gets that default.
+
+    `stride=1` as the built-ins write it: such parameters go last, and calls leave them out
+    where they pass the default.
+    """
+    from .render import _is_default
+
+    sources = _hole_sources(block.items, blocks)
+    for name in block.params:
+        first = next(i for i, hole in enumerate(block.holes) if hole[0] == "param" and hole[1] == name)
+        if block.holes[first][2] != 1:
+            continue
+        column = [values[first] for values in block.instances]
+        source = sources[first]
+        if source is None:
+            continue
+        if isinstance(source[0], ImportOp):
+            op, argument = source
+            found = [v for v in column if v is not WILD and _is_default(op, argument, v)]
+        else:
+            callee, param = source
+            found = [v for v in column if param in callee.defaults and v == callee.defaults[param]]
+        if found:
+            block.defaults[name] = found[0]
+    block.params.sort(key=lambda name: name in block.defaults)
+
+
+def _hole_sources(items: list, blocks: dict[tuple, Block]) -> list:
+    """For each hole (in `_encode`'s order): (op, keyword) or (callee, parameter) it fills, or None."""
+    sources: list = []
+    for item in items:
+        if isinstance(item, Leaf):
+            op = item.op
+            sources += [None] * len(op.positional)
+            pooled = op.kind in ("maxpool", "avgpool")  # their stride defaults to the kernel
+            sources += [None if pooled else (op, name) for name, _ in op.keywords]
+        elif isinstance(item, Merge):
+            for part in item.parts:
+                sources += _hole_sources(part, blocks)
+        elif isinstance(item, Call):
+            callee = blocks[item.block]
+            if item.count != 1:
+                sources.append(None)
+            firsts = {}
+            for index, hole in enumerate(callee.holes):
+                if hole[0] == "param" and hole[2] == 1:
+                    firsts.setdefault(hole[1], index)
+            by_index = {index: name for name, index in firsts.items()}
+            sources += [(callee, by_index[i]) if i in by_index else None for i in range(len(item.values))]
+        elif isinstance(item, Repeat):
+            sources.append(None)
+            sources += _hole_sources(item.items, blocks)
+    return sources
