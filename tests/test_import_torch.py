@@ -348,3 +348,70 @@ def test_units_with_and_without_a_projection_are_one_block():
     assert "block unit(channels, stride=1)" in text
     assert "unit(8) * 2" in text and "unit(16, stride=2)" in text and "unit(16)\n" in text
     assert model.output_shape == (32, 4, 4)
+
+
+class _Stage(torch.nn.Sequential):
+    def __init__(self, inputs: int, outputs: int):
+        super().__init__(torch.nn.Conv2d(inputs, outputs, 3, padding=1), torch.nn.ReLU())
+
+
+def test_labels_inside_an_inlined_module_stay():
+    from collections import OrderedDict
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Sequential(OrderedDict(stage1=_Stage(3, 8), stage2=_Stage(8, 16)))
+
+        def forward(self, x):
+            return self.features(x)
+
+    text, _ = _converted(Net(), (3, 8, 8))
+    assert "stage1: stage(8)" in text and "stage2: stage(16)" in text
+
+
+def test_a_label_that_an_automatic_name_takes_is_dropped():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Sequential(_Stage(3, 8), _Stage(8, 16))
+            self.stage1 = _Stage(16, 32)  # the first unlabelled `stage(...)` is `stage1` already
+
+        def forward(self, x):
+            return self.stage1(self.features(x))
+
+    text, model = _converted(Net(), (3, 8, 8))
+    assert "stage1:" not in text and text.count("\n    stage(") == 3
+    assert model.output_shape == (32, 8, 8)
+
+
+class _Transition(torch.nn.Sequential):
+    """DenseNet's transition: halves its input's channels."""
+
+    def __init__(self, inputs: int):
+        super().__init__(torch.nn.Conv2d(inputs, inputs // 2, 1), torch.nn.ReLU(), torch.nn.AvgPool2d(2))
+
+
+def test_a_number_that_is_always_the_input_channels_reads_in_channels():
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), _Transition(32))
+    net.extend([nn.Conv2d(16, 48, 1), _Transition(48)])
+    text, model = _converted(net, (3, 16, 16))
+    assert "block transition() {" in text and "conv in_channels/2 1x1" in text
+    assert text.count("transition()") == 3  # the definition and two calls, with no argument
+    assert model.output_shape == (24, 4, 4)
+
+
+def test_runs_nest_and_a_stage_ends_with_its_pooling():
+    nn = torch.nn
+
+    def conv(inputs: int) -> list:
+        return [nn.Conv2d(inputs, 8, 3, padding=1), nn.ReLU()]
+
+    def stage() -> list:
+        return [*conv(8), *conv(8), nn.MaxPool2d(2)]
+
+    net = nn.Sequential(*conv(3), nn.MaxPool2d(2), *stage(), *stage())
+    text, _ = _converted(net, (3, 16, 16))
+    body = "repeat 2 {\n        repeat 2 { conv 8 3x3 pad=1; relu }\n        maxpool 2x2\n    }\n}"
+    assert text.endswith(body + "\n"), text

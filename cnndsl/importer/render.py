@@ -184,7 +184,12 @@ def _block_filler(block: Block):
         hole = block.holes[index]
         if hole[0] == "literal":
             return (None if hole[1] is WILD else value_text(hole[1])), True
-        return (hole[1] if hole[2] == 1 else f"{hole[1]}*{hole[2]}"), False
+        factor = hole[2]
+        if factor == 1:
+            return hole[1], False
+        if factor.denominator == 1:
+            return f"{hole[1]}*{factor.numerator}", False
+        return f"{hole[1]}/{factor.denominator}", False
 
     return fill
 
