@@ -299,3 +299,119 @@ def test_an_existing_file_is_kept_without_force(tmp_path, capsys):
     out.write_text("keep")
     assert main(["import", "torch.nn:Identity", "-o", str(out)]) == 2
     assert out.read_text() == "keep"
+
+
+def _converted(module, input_shape: tuple[int, ...]):
+    """The imported text and state of `module` (eval), checked against its output."""
+    from cnndsl.backends.pytorch.capture import capture
+
+    from cnndsl.importer.pipeline import convert
+
+    module.eval()
+    imported = convert(capture(module, input_shape, "net"))
+    model = cnndsl.loads(imported.text, "net.cnn")
+    torch.manual_seed(0)
+    x = torch.randn(2, *input_shape)
+    compiled = model.build("torch").eval()
+    compiled.load_state_dict({key: torch.from_numpy(value) for key, value in imported.state.items()})
+    with torch.no_grad():
+        assert torch.allclose(compiled(x), module(x), atol=1e-5, rtol=0)
+    assert model.params == sum(p.numel() for p in module.parameters())
+    return imported.text, model
+
+
+class _Unit(torch.nn.Module):
+    """ResNet's basic unit: a projection on the skip path only where the shape changes."""
+
+    def __init__(self, inputs: int, outputs: int, stride: int = 1):
+        super().__init__()
+        nn = torch.nn
+        self.conv1 = nn.Conv2d(inputs, outputs, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(outputs)
+        self.conv2 = nn.Conv2d(outputs, outputs, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(outputs)
+        self.downsample = None
+        if stride != 1 or inputs != outputs:
+            projection = nn.Conv2d(inputs, outputs, 1, stride, bias=False)
+            self.downsample = nn.Sequential(projection, nn.BatchNorm2d(outputs))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+def test_units_with_and_without_a_projection_are_one_block():
+    units = [_Unit(8, 8), _Unit(8, 8), _Unit(8, 16, 2), _Unit(16, 16), _Unit(16, 32, 2), _Unit(32, 32)]
+    text, model = _converted(torch.nn.Sequential(*units), (8, 16, 16))
+    assert text.count("block unit") == 1 and "unit_2" not in text
+    # The projection's numbers are the body's: no parameter of its own; `stride` defaults to 1.
+    assert "block unit(channels, stride=1)" in text
+    assert "unit(8) * 2" in text and "unit(16, stride=2)" in text and "unit(16)\n" in text
+    assert model.output_shape == (32, 4, 4)
+
+
+class _Stage(torch.nn.Sequential):
+    def __init__(self, inputs: int, outputs: int):
+        super().__init__(torch.nn.Conv2d(inputs, outputs, 3, padding=1), torch.nn.ReLU())
+
+
+def test_labels_inside_an_inlined_module_stay():
+    from collections import OrderedDict
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Sequential(OrderedDict(stage1=_Stage(3, 8), stage2=_Stage(8, 16)))
+
+        def forward(self, x):
+            return self.features(x)
+
+    text, _ = _converted(Net(), (3, 8, 8))
+    assert "stage1: stage(8)" in text and "stage2: stage(16)" in text
+
+
+def test_a_label_that_an_automatic_name_takes_is_dropped():
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = torch.nn.Sequential(_Stage(3, 8), _Stage(8, 16))
+            self.stage1 = _Stage(16, 32)  # the first unlabelled `stage(...)` is `stage1` already
+
+        def forward(self, x):
+            return self.stage1(self.features(x))
+
+    text, model = _converted(Net(), (3, 8, 8))
+    assert "stage1:" not in text and text.count("\n    stage(") == 3
+    assert model.output_shape == (32, 8, 8)
+
+
+class _Transition(torch.nn.Sequential):
+    """DenseNet's transition: halves its input's channels."""
+
+    def __init__(self, inputs: int):
+        super().__init__(torch.nn.Conv2d(inputs, inputs // 2, 1), torch.nn.ReLU(), torch.nn.AvgPool2d(2))
+
+
+def test_a_number_that_is_always_the_input_channels_reads_in_channels():
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), _Transition(32))
+    net.extend([nn.Conv2d(16, 48, 1), _Transition(48)])
+    text, model = _converted(net, (3, 16, 16))
+    assert "block transition() {" in text and "conv in_channels/2 1x1" in text
+    assert text.count("transition()") == 3  # the definition and two calls, with no argument
+    assert model.output_shape == (24, 4, 4)
+
+
+def test_runs_nest_and_a_stage_ends_with_its_pooling():
+    nn = torch.nn
+
+    def conv(inputs: int) -> list:
+        return [nn.Conv2d(inputs, 8, 3, padding=1), nn.ReLU()]
+
+    def stage() -> list:
+        return [*conv(8), *conv(8), nn.MaxPool2d(2)]
+
+    net = nn.Sequential(*conv(3), nn.MaxPool2d(2), *stage(), *stage())
+    text, _ = _converted(net, (3, 16, 16))
+    body = "repeat 2 {\n        repeat 2 { conv 8 3x3 pad=1; relu }\n        maxpool 2x2\n    }\n}"
+    assert text.endswith(body + "\n"), text

@@ -23,7 +23,9 @@ class Imported:
 def convert(graph: ImportGraph, flat: bool = False, header: str = "", with_weights: bool = True) -> Imported:
     """The .cnn text of `graph`, checked by loading it, and its state dict."""
     items = structure(graph)
-    text = render(recover(structure(graph), blocks_enabled=not flat), graph.name, graph.input_shape, header)
+    shapes = {op.id: op.shape for op in graph.ops.values()}
+    plan = recover(structure(graph), blocks_enabled=not flat, shapes=shapes)
+    text = render(plan, graph.name, graph.input_shape, header)
     try:
         model = loads(text, f"{graph.name}.cnn")
     except CnnError as error:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from .graph import ImportOp
@@ -52,6 +53,10 @@ class Block:
     params: list[str] = field(default_factory=list)
     # For each hole: ("literal", value) or ("param", name, factor).
     holes: list[tuple] = field(default_factory=list)
+    complete: bool = False  # whether `items` hold every variant's statements (see `_strip`)
+    fallbacks: dict[str, Any] = field(default_factory=dict)  # a value for calls that leave it open
+    defaults: dict[str, Any] = field(default_factory=dict)  # parameters written `name=value`
+    inputs: list[int] = field(default_factory=list)  # each call's input channels, by instance
 
 
 @dataclass
@@ -218,27 +223,57 @@ def _compress(items: list, blocks: dict[tuple, Block]) -> list:
             previous.label = None  # `denselayer1` to `denselayer6`: the run keeps no one name
         else:
             calls.append(item)
-    out: list = []
-    index = 0
-    while index < len(calls):
-        best = (1, 1)  # (length, count)
-        for length in range(1, (len(calls) - index) // 2 + 1):
-            if any(isinstance(item, Call) for item in calls[index : index + length]):
-                break
-            count = 1
-            while index + (count + 1) * length <= len(calls) and all(
-                _same(calls[index + k], calls[index + count * length + k], blocks) for k in range(length)
-            ):
-                count += 1
-            if count > 1 and length * count > best[0] * best[1]:
-                best = (length, count)
-        length, count = best
-        if count > 1:
-            out.append(Repeat(count, calls[index : index + length]))
-        else:
-            out.extend(calls[index : index + length])
-        index += length * count
-    return out
+    return _repeats(calls, blocks)
+
+
+def _repeats(items: list, blocks: dict[tuple, Block]) -> list:
+    """Runs of identical statements -> `repeat n`, the shortest bodies first so that they nest.
+
+    VGG's `conv; relu` pairs become `repeat 3 { ... }`, and two such runs each closed by a
+    maxpool then `repeat 2 { repeat 3 { ... }; maxpool }`: where a run can start at more than one
+    statement, the body that ends with a pooling (a stage's end) is preferred.
+    """
+    length = 1
+    while length <= len(items) // 2:
+        out: list = []
+        index, changed = 0, False
+        while index < len(items):
+            count = _run(items, index, length, blocks)
+            if count == 1:
+                out.append(items[index])
+                index += 1
+                continue
+            for shift in range(1, length):
+                if (
+                    _run(items, index + shift, length, blocks) == count
+                    and _pools(items[index + shift + length - 1])
+                    and not _pools(items[index + length - 1])
+                ):
+                    out.extend(items[index : index + shift])
+                    index += shift
+                    break
+            out.append(Repeat(count, items[index : index + length]))
+            index += length * count
+            changed = True
+        items = out
+        length = 1 if changed else length + 1
+    return items
+
+
+def _run(items: list, index: int, length: int, blocks: dict[tuple, Block]) -> int:
+    """How many times `items[index:index+length]` follows itself (calls repeat with `* n`)."""
+    if index + length > len(items) or any(isinstance(item, Call) for item in items[index : index + length]):
+        return 1
+    count = 1
+    while index + (count + 1) * length <= len(items) and all(
+        _same(items[index + k], items[index + count * length + k], blocks) for k in range(length)
+    ):
+        count += 1
+    return count
+
+
+def _pools(item: Any) -> bool:
+    return isinstance(item, Leaf) and item.op.kind in ("maxpool", "avgpool")
 
 
 def _snake(name: str) -> str:
@@ -254,52 +289,208 @@ def _label(path: str, siblings: list[str]) -> str | None:
     return None
 
 
-def recover(items: list, blocks_enabled: bool = True) -> Plan:
-    """The plan of blocks and calls for structured statements (see `structure`)."""
+def recover(items: list, blocks_enabled: bool = True, shapes: dict[str, tuple] | None = None) -> Plan:
+    """The plan of blocks and calls for structured statements (see `structure`).
+
+    `shapes` (each value's shape, by op id) lets blocks read their input's channels.
+    """
     if not blocks_enabled:
         return Plan(items, {})
     if any(op.module for item in items for op in _ops(item)):
         grouped = group(items)
     else:
         grouped = structural_scopes(items)
-    counts: dict[tuple, int] = {}
-    _build(grouped, {}, counts, None)
-    blocks: dict[tuple, Block] = {}
-    top = _build(grouped, blocks, {}, counts)
+    # Passes until the merged variants settle: a merge inside changes the scopes around it.
+    merges: dict[tuple, tuple] = {}
+    for _ in range(4):
+        trial = _Pass(merges=merges, shapes=shapes or {})
+        trial.build(grouped)
+        found = trial.merges_found()
+        if found == merges:
+            break
+        merges = found
+    final = _Pass(merges=trial.merges, shapes=shapes or {}, inline_counts=trial.counts)
+    top = final.build(grouped)
+    blocks = _callees_first(final.blocks)
+    _settle_labels(top, blocks)
+    for block in blocks.values():
+        _settle_labels(block.items, blocks)
     for block in blocks.values():  # callees come first: their parameters name the callers' holes
         block.hole_names = _encode_items(block.items, blocks)[2]
-        _decide(block)
+        _decide(block, blocks)
     return Plan(top, blocks)
 
 
-def _build(items: list, blocks: dict, counts: dict, inline_counts: dict | None) -> list:
-    out: list = []
-    names = [item.path.rsplit(".", 1)[-1] for item in items if isinstance(item, Scope)]
+# Names the compiler numbers on its own besides op kinds and block names (`branch1`, `add1`).
+_SCOPE_WORDS = {"add", "concat", "mul", "branch", "shortcut", "residual", "sum", "gate", "repeat"}
+
+
+def _settle_labels(items: list, blocks: dict[tuple, Block]) -> None:
+    """Drops labels used twice in one body, or that an unlabelled statement's own name may take.
+
+    Inlining a scope brings its calls' labels into its parent (DenseNet's `features` inlined
+    keeps `denseblock1` to `denseblock4`), where they must be unique. The statements nested in
+    merges are counted with the body's, which holds for residual bodies and is safe for the rest.
+    """
+    from ..ops import OPS
+
+    calls = _calls(items)
+    labels = [call.label for call in calls if call.label]
+    bases = set(_SCOPE_WORDS) | set(OPS) | {blocks[call.block].name for call in calls if not call.label}
+    for call in calls:
+        numbered = re.fullmatch(r"(.*?)\d+", call.label or "")
+        if labels.count(call.label) > 1 or (numbered and numbered.group(1) in bases):
+            call.label = None
+
+
+def _callees_first(blocks: dict[tuple, Block]) -> dict[tuple, Block]:
+    """Blocks in an order where each comes after those it calls (a merged one may come late)."""
+    ordered: dict[tuple, Block] = {}
+
+    def visit(key: tuple) -> None:
+        if key in ordered:
+            return
+        for item in _calls(blocks[key].items):
+            visit(item.block)
+        ordered[key] = blocks[key]
+
+    for key in blocks:
+        visit(key)
+    return ordered
+
+
+def _calls(items: list) -> list[Call]:
+    found: list[Call] = []
     for item in items:
-        if isinstance(item, Merge):
-            item = Merge(
-                item.kind,
-                item.op,
-                [_build(part, blocks, counts, inline_counts) for part in item.parts],
-                item.own_path,
-            )
-            out.append(item)
-        elif isinstance(item, Scope):
-            body = _build(item.items, blocks, counts, inline_counts)
-            template, values, hole_names = _encode_items(body, blocks)
-            key = (item.class_name, template)
-            counts[key] = counts.get(key, 0) + 1
-            if inline_counts is not None and inline_counts.get(key, 0) <= 1:
-                # Its labels were unique in its own scope, not necessarily in this one.
-                out.extend(Call(i.block, i.values, None, i.count) if isinstance(i, Call) else i for i in body)
+        if isinstance(item, Call):
+            found.append(item)
+        elif isinstance(item, Merge):
+            found += [call for part in item.parts for call in _calls(part)]
+        elif isinstance(item, Repeat):
+            found += _calls(item.items)
+    return found
+
+
+@dataclass
+class _Pass:
+    """One walk over the scopes: the blocks found, how often each is called, variants seen."""
+
+    merges: dict[tuple, tuple]  # a variant's key -> (the merged block's key, holes to insert)
+    shapes: dict[str, tuple]
+    inline_counts: dict[tuple, int] | None = None  # the previous pass's counts, to inline blocks
+    blocks: dict[tuple, Block] = field(default_factory=dict)
+    counts: dict[tuple, int] = field(default_factory=dict)
+    variants: dict[tuple, dict[tuple, list[int]]] = field(default_factory=dict)
+
+    def build(self, items: list) -> list:
+        out: list = []
+        names = [item.path.rsplit(".", 1)[-1] for item in items if isinstance(item, Scope)]
+        for item in items:
+            if isinstance(item, Merge):
+                parts = [self.build(part) for part in item.parts]
+                out.append(Merge(item.kind, item.op, parts, item.own_path))
+            elif isinstance(item, Scope):
+                out.extend(self.scope(item, names))
+            else:
+                out.append(item)
+        return _compress(out, self.blocks)
+
+    def scope(self, item: Scope, names: list[str]) -> list:
+        body = self.build(item.items)
+        template, values, hole_names = _encode_items(body, self.blocks)
+        key = (item.class_name, template)
+        stripped, shortcut_holes = _strip(body, self.blocks)
+        self.variants.setdefault((item.class_name, _encode_items(stripped, self.blocks)[0]), {})[key] = (
+            shortcut_holes
+        )
+        merged, missing = self.merges.get(key, (key, []))
+        self.counts[merged] = self.counts.get(merged, 0) + 1
+        if self.inline_counts is not None and self.inline_counts.get(merged, 0) <= 1:
+            return body  # its labels (`denseblock1`) stay: `_settle_labels` drops any that clash
+        for index in missing:  # the shortcut's holes, which a call without one leaves open
+            values.insert(index, WILD)
+            hole_names.insert(index, "")
+        block = self.blocks.get(merged)
+        if block is None:
+            block = self.blocks[merged] = Block(_block_name(item, self.blocks), body, hole_names=hole_names)
+        elif key == merged and block.items is not body and not block.complete:
+            block.items, block.hole_names = body, hole_names
+        block.complete = block.complete or key == merged
+        block.instances.append(values)
+        entry = self.shapes.get(_entry(item) or "")
+        if entry:
+            block.inputs.append(entry[0])
+        return [Call(merged, values, _label(item.path, names))]
+
+    def merges_found(self) -> dict[tuple, tuple]:
+        """Variants without a shortcut join the one variant that has them (see `_strip`)."""
+        merges: dict[tuple, tuple] = {}
+        for variants in self.variants.values():
+            with_shortcut = [key for key, holes in variants.items() if holes]
+            if len(variants) < 2 or len(with_shortcut) != 1:
                 continue
-            if key not in blocks:
-                blocks[key] = Block(_block_name(item, blocks), body, hole_names=hole_names)
-            blocks[key].instances.append(values)
-            out.append(Call(key, values, _label(item.path, names)))
-        else:
+            target = with_shortcut[0]
+            for key in variants:
+                merges[key] = (target, [] if key == target else variants[target])
+        return merges
+
+
+class _Derived:
+    """A callee's hole that it computes itself: see `_hole_sources`."""
+
+
+DERIVED = _Derived()
+
+
+class _Wild:
+    """A hole a call leaves open: a shortcut that a call keeping the shape never elaborates."""
+
+    def __repr__(self) -> str:
+        return "WILD"
+
+
+WILD = _Wild()
+
+
+def _entry(item: Any) -> str | None:
+    """The id of the value a statement starts from."""
+    if isinstance(item, Leaf):
+        return item.op.inputs[0] if item.op.inputs else None
+    if isinstance(item, Merge):
+        part = next((part for part in item.parts if part), None)
+        return _entry(part[0]) if part else None
+    if isinstance(item, Scope):
+        return _entry(item.items[0]) if item.items else None
+    return None
+
+
+def _strip(items: list, blocks: dict, start: int = 0) -> tuple[list, list[int]]:
+    """`items` without residual shortcuts, and the indices of the holes those held.
+
+    A residual's shortcut is used exactly when its body changes the shape, so a unit with a
+    projection and one without (ResNet's first bottleneck of a stage and the others) are one
+    block: the written shortcut is ignored where the body keeps the shape.
+    """
+    out: list = []
+    holes: list[int] = []
+    cursor = start
+    for item in items:
+        if not isinstance(item, Merge):
             out.append(item)
-    return _compress(out, blocks)
+            cursor += len(_encode(item, blocks)[1])
+            continue
+        parts = []
+        for number, part in enumerate(item.parts):
+            size = len(_encode_items(part, blocks)[1])
+            if item.kind == "residual" and number == 1:
+                holes.extend(range(cursor, cursor + size))
+            else:
+                stripped, inner = _strip(part, blocks, cursor)
+                parts.append(stripped)
+                holes.extend(inner)
+            cursor += size
+        out.append(Merge(item.kind, item.op, parts, item.own_path))
+    return out, holes
 
 
 def _block_name(scope: Scope, blocks: dict) -> str:
@@ -317,32 +508,120 @@ def _block_name(scope: Scope, blocks: dict) -> str:
     return name
 
 
-def _decide(block: Block) -> None:
-    """Which holes are literals and which parameters (shared, or a multiple of another)."""
+def _decide(block: Block, blocks: dict[tuple, Block]) -> None:
+    """Which holes are literals and which parameters (shared, or a multiple of another).
+
+    A number that always equals (a multiple or a fraction of) the call's input channels reads
+    `in_channels` instead of being passed. Open holes (`WILD`) match anything; a call that
+    leaves a parameter's first hole open passes its fallback, a value it never elaborates.
+    """
     columns = list(zip(*block.instances)) if block.instances else []
+    sources = _hole_sources(block.items, blocks)
     holes: list[tuple] = []
     params: dict[str, tuple] = {}
+    known: dict[str, tuple] = {}  # what a block reads without being passed it
+    if len(block.inputs) == len(block.instances):
+        known["in_channels"] = tuple(block.inputs)
     for index, column in enumerate(columns):
-        if all(value == column[0] for value in column):
-            holes.append(("literal", column[0]))
+        if sources[index] is DERIVED:
+            holes.append(("literal", WILD))
+            continue
+        given = [value for value in column if value is not WILD]
+        if all(value == given[0] for value in given):
+            holes.append(("literal", given[0] if given else WILD))
             continue
         found = None
-        for name, known in params.items():
-            if known == column:
-                found = ("param", name, 1)
+        for name, values in [*params.items(), *known.items()]:
+            factor = _ratio(values, column)
+            if factor is not None:
+                found = ("param", name, factor)
                 break
-            if all(isinstance(v, int) and not isinstance(v, bool) for v in known + column) and all(known):
-                factors = {b // a if b % a == 0 else None for a, b in zip(known, column)}
-                if len(factors) == 1 and None not in factors and factors != {1}:
-                    found = ("param", name, factors.pop())
-                    break
         if found is None:
             base = _snake(block.hole_names[index]) if block.hole_names[index] else "value"
             name, number = base, 2
-            while name in params or name == block.name:
+            while name in params or name in known or name == block.name:
                 name, number = f"{base}{number}", number + 1
             params[name] = column
+            block.fallbacks[name] = given[0]
             found = ("param", name, 1)
         holes.append(found)
     block.holes = holes
     block.params = list(params)
+    _choose_defaults(block, blocks)
+
+
+def _ratio(known: tuple, column: tuple) -> Fraction | None:
+    """The one factor taking `known` to `column` where the column is given, if there is one."""
+    pairs = [(a, b) for a, b in zip(known, column) if b is not WILD]
+    if any(a is WILD for a, _ in pairs):
+        return None
+    if all(a == b for a, b in pairs):
+        return Fraction(1)
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for pair in pairs for v in pair):
+        return None
+    factors = {Fraction(b, a) for a, b in pairs}
+    factor = factors.pop()
+    # Whole multiples or whole fractions only: `channels*4`, `in_channels/2`.
+    if factors or (factor.denominator != 1 and factor.numerator != 1):
+        return None
+    return factor
+
+
+def _choose_defaults(block: Block, blocks: dict[tuple, Block]) -> None:
+    """A parameter filling an argument whose own default some call passes gets that default.
+
+    `stride=1` as the built-ins write it: such parameters go last, and calls leave them out
+    where they pass the default.
+    """
+    from .render import _is_default
+
+    sources = _hole_sources(block.items, blocks)
+    for name in block.params:
+        first = next(i for i, hole in enumerate(block.holes) if hole[0] == "param" and hole[1] == name)
+        if block.holes[first][2] != 1:
+            continue
+        column = [values[first] for values in block.instances]
+        source = sources[first]
+        if source is None or source is DERIVED:
+            continue
+        if isinstance(source[0], ImportOp):
+            op, argument = source
+            found = [v for v in column if v is not WILD and _is_default(op, argument, v)]
+        else:
+            callee, param = source
+            found = [v for v in column if param in callee.defaults and v == callee.defaults[param]]
+        if found:
+            block.defaults[name] = found[0]
+    block.params.sort(key=lambda name: name in block.defaults)
+
+
+def _hole_sources(items: list, blocks: dict[tuple, Block]) -> list:
+    """For each hole (in `_encode`'s order): (op, keyword) or (callee, parameter) it fills, or None.
+
+    A callee's hole that is not one of its arguments is `DERIVED`.
+    """
+    sources: list = []
+    for item in items:
+        if isinstance(item, Leaf):
+            op = item.op
+            sources += [None] * len(op.positional)
+            pooled = op.kind in ("maxpool", "avgpool")  # their stride defaults to the kernel
+            sources += [None if pooled else (op, name) for name, _ in op.keywords]
+        elif isinstance(item, Merge):
+            for part in item.parts:
+                sources += _hole_sources(part, blocks)
+        elif isinstance(item, Call):
+            callee = blocks[item.block]
+            if item.count != 1:
+                sources.append(None)
+            firsts: dict[str, int] = {}
+            for index, hole in enumerate(callee.holes):
+                if hole[0] == "param" and hole[1] in callee.params and hole[2] == 1:
+                    firsts.setdefault(hole[1], index)
+            by_index = {index: name for name, index in firsts.items()}
+            # The callee computes its other holes from its arguments (or its input): never passed.
+            sources += [(callee, by_index[i]) if i in by_index else DERIVED for i in range(len(item.values))]
+        elif isinstance(item, Repeat):
+            sources.append(None)
+            sources += _hole_sources(item.items, blocks)
+    return sources

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..formatter import format_text
 from .graph import ImportOp
-from .recover import Block, Call, Plan, Repeat
+from .recover import WILD, Block, Call, Plan, Repeat
 from .structure import Leaf, Merge
 
 # Statements written on the line of the layer they follow, as the built-ins do.
@@ -136,7 +136,6 @@ class _Writer:
     def call(self, call: Call) -> str:
         block = self.plan.blocks[call.block]
         count = self.take(call.count)[0] if call.count != 1 else None
-        start = self.cursor
         texts = [self.take(value)[0] for value in call.values]
         arguments = []
         for param in block.params:
@@ -145,8 +144,12 @@ class _Writer:
                 for i, hole in enumerate(block.holes)
                 if hole[0] == "param" and hole[1] == param and hole[2] == 1
             )
-            arguments.append(texts[first])
-        del start
+            text = texts[first]
+            text = value_text(block.fallbacks[param]) if text is None else text
+            if param not in block.defaults:
+                arguments.append(text)
+            elif text != value_text(block.defaults[param]):
+                arguments.append(f"{param}={text}")
         text = f"{block.name}({', '.join(arguments)})"
         if count is not None:
             text += f" * {count}"
@@ -172,18 +175,30 @@ def _join(lines: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
     return out
 
 
-def _literal(index: int, value: Any) -> tuple[str, bool]:
-    return value_text(value), True
+def _literal(index: int, value: Any) -> tuple[str | None, bool]:
+    return (None if value is WILD else value_text(value)), True
 
 
 def _block_filler(block: Block):
     def fill(index: int, value: Any) -> tuple[str, bool]:
         hole = block.holes[index]
         if hole[0] == "literal":
-            return value_text(hole[1]), True
-        return (hole[1] if hole[2] == 1 else f"{hole[1]}*{hole[2]}"), False
+            return (None if hole[1] is WILD else value_text(hole[1])), True
+        factor = hole[2]
+        if factor == 1:
+            return hole[1], False
+        if factor.denominator == 1:
+            return f"{hole[1]}*{factor.numerator}", False
+        return f"{hole[1]}/{factor.denominator}", False
 
     return fill
+
+
+def _signature(block: Block) -> list[str]:
+    return [
+        f"{param}={value_text(block.defaults[param])}" if param in block.defaults else param
+        for param in block.params
+    ]
 
 
 def render(plan: Plan, name: str, input_shape: tuple[int, ...], header: str = "") -> str:
@@ -193,7 +208,7 @@ def render(plan: Plan, name: str, input_shape: tuple[int, ...], header: str = ""
         writer = _Writer(plan, _block_filler(block))
         body = writer.items(block.items)
         chunks.append(
-            f"block {block.name}({', '.join(block.params)}) {{\n"
+            f"block {block.name}({', '.join(_signature(block))}) {{\n"
             + "".join(f"{INDENT}{line}\n" for line, _ in body)
             + "}\n"
         )
