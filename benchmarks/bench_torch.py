@@ -324,11 +324,14 @@ def compare(network: str, batch: int, warmup: int, runs: int, control: bool = Fa
     ratio = ours / theirs
     # The fastest runs are the least disturbed by other load: a second opinion on a busy machine.
     fastest = min(compiled_times) / min(hand_times)
+    # Each run times the two back to back: the median of those paired ratios cancels slow drifts
+    # in the machine's load that the ratio of the two medians still feels.
+    paired = statistics.median(c / h for c, h in zip(compiled_times, hand_times))
     label = f"{network} (A/A control: hand-written vs a copy)" if control else network
     print(
         f"{label:9} batch {batch:2} {'x'.join(map(str, shape)):>9}  compiled {ours * 1e3:9.2f} ms  "
         f"hand-written {theirs * 1e3:9.2f} ms  ratio {ratio:.3f}  ({runs} runs each, medians)\n"
-        f"{'':9} ratio of the fastest runs {fastest:.3f}; "
+        f"{'':9} ratio of the fastest runs {fastest:.3f}, median of paired ratios {paired:.3f}; "
         f"Python calls per forward: compiled {calls[0]}, hand-written {calls[1]}"
     )
     return ratio
