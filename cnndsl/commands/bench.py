@@ -18,6 +18,7 @@ import sys
 import time
 from typing import Any
 
+from .. import allocator
 from ..errors import CnnError, CnnUsageError
 from .common import add_network_options, load_from_args
 
@@ -177,6 +178,8 @@ def _time_runs(step, warmup: int, runs: int, synchronize=None) -> list[float]:
 
 def worker(job: dict[str, Any]) -> dict[str, Any]:
     from ..plugins import require_module
+
+    allocator.keep_freed_memory()  # as `cnndsl run` does, so that bench times what run gets
 
     np = require_module("numpy", "numpy")
 

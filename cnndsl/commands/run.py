@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from .. import allocator
 from ..errors import CnnUsageError
 from .common import add_network_options, load_from_args
 from .run_inputs import input_batch, read_input, read_labels
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise CnnUsageError(f"--resize must be from 1 to {RESIZE_LIMIT:,} pixels, found {args.resize}")
     if args.input and args.batch:
         raise CnnUsageError("--batch makes random input; leave it out when giving --input")
+    allocator.keep_freed_memory()  # this process is ours: large activations reuse their pages
     from ..memory import check_fits
     from ..plugins import require_module
 

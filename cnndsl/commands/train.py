@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from .. import allocator
 from ..errors import CnnUsageError
 from .common import add_network_options
 
@@ -118,4 +119,5 @@ def train(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in SETTINGS}
     if given["data"] is None and not args.resume:
         raise CnnUsageError("cnndsl train needs --data (an image folder or an .npz file)")
+    allocator.keep_freed_memory()  # this process is ours: activations and gradients reuse pages
     return training.train_from_command(args, given)
