@@ -3,6 +3,7 @@
     python benchmarks/bench_torch.py                      # ResNet-50, VGG-16, MobileNetV2, ConvNeXt-Tiny
     python benchmarks/bench_torch.py --runs 9 --threads 4 --networks mobilenet_v2
     python benchmarks/bench_torch.py --control     # also hand-written vs a copy: the noise floor
+    python benchmarks/bench_torch.py --malloc keep # glibc keeps freed memory, as `cnndsl run` does
 
 Both models are the same architecture with the same weights (checked: equal outputs), in eval
 mode under no_grad. Runs are interleaved (compiled, hand-written, hand-written, compiled, ...)
@@ -364,10 +365,24 @@ def main() -> None:
     parser.add_argument(
         "--control", action="store_true", help="also time hand-written against a copy of itself"
     )
+    parser.add_argument(
+        "--malloc",
+        choices=["system", "keep"],
+        default="system",
+        help="keep: glibc keeps freed memory, as `cnndsl run` sets it (cnndsl/allocator.py)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, eval, no_grad")
+    if args.malloc == "keep":
+        from cnndsl.allocator import keep_freed_memory
+
+        if not keep_freed_memory():
+            parser.error("--malloc keep needs glibc (and CNNDSL_SYSTEM_MALLOC unset)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, eval, no_grad, "
+        f"malloc {args.malloc}"
+    )
     print("load average {:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()))
     print(f"np.matmul on a conv-shaped GEMM (3136x576 by 576x128): {matmul_gflops():.0f} GFLOP/s")
     builtins = set(builtin_architectures())
