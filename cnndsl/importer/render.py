@@ -6,7 +6,7 @@ from typing import Any
 
 from ..formatter import format_text
 from .graph import ImportOp
-from .recover import WILD, Block, Call, Plan, Repeat
+from .plan import WILD, Block, Call, Plan, Repeat
 from .structure import Leaf, Merge
 
 # Statements written on the line of the layer they follow, as the built-ins do.
