@@ -6,7 +6,7 @@ from fractions import Fraction
 
 from .graph import ImportOp
 from .labels import snake
-from .plan import WILD, Block, Call, Repeat
+from .plan import WILD, Block, Call, Repeat, encode
 from .structure import Leaf, Merge
 
 
@@ -31,6 +31,7 @@ def decide(block: Block, blocks: dict[tuple, Block]) -> None:
     known: dict[str, tuple] = {}  # what a block reads without being passed it
     if len(block.inputs) == len(block.instances):
         known["in_channels"] = tuple(block.inputs)
+    run_counts = _run_counts(block.items, blocks)
     for index, column in enumerate(columns):
         if sources[index] is DERIVED:
             holes.append(("literal", WILD))
@@ -40,7 +41,11 @@ def decide(block: Block, blocks: dict[tuple, Block]) -> None:
             holes.append(("literal", given[0] if given else WILD))
             continue
         found = None
+        # A parameter passed with an offset is its own: no other hole reads it as a multiple.
+        offset = run_counts.get(index) or _passed_offset(sources[index])
         for name, values in [*params.items(), *known.items()]:
+            if offset or name in block.offsets:
+                continue
             factor = _ratio(values, column)
             if factor is not None:
                 found = ("param", name, factor)
@@ -53,10 +58,44 @@ def decide(block: Block, blocks: dict[tuple, Block]) -> None:
             params[name] = column
             block.fallbacks[name] = given[0]
             found = ("param", name, 1)
+            if offset:
+                block.offsets[name] = offset
+            if index in run_counts:
+                block.shifted.add(index)
         holes.append(found)
     block.holes = holes
     block.params = list(params)
     _choose_defaults(block, blocks)
+
+
+def _run_counts(items: list, blocks: dict[tuple, Block]) -> dict[int, int]:
+    """The count holes of runs that follow one call of their block, each with 1 (that call).
+
+    ResNet's stage `bottleneck(channels, stride=stride); bottleneck(channels) * n` has
+    `n + 1` units: as a person writes it, the stage takes that real count (`blocks`) and its
+    run is `* (blocks - 1)`.
+    """
+    found: dict[int, int] = {}
+    cursor = 0
+    for number, item in enumerate(items):
+        previous = items[number - 1] if number else None
+        if (
+            isinstance(item, Call)
+            and item.count != 1
+            and isinstance(previous, Call)
+            and previous.count == 1
+            and previous.block == item.block
+        ):
+            found[cursor] = 1  # `encode` puts a run's count first among its holes
+        cursor += len(encode(item, blocks)[1])
+    return found
+
+
+def _passed_offset(source: object) -> int:
+    """The offset of the callee's parameter that a hole fills, passed on by the caller's own."""
+    if isinstance(source, tuple) and isinstance(source[0], Block):
+        return source[0].offsets.get(source[1], 0)
+    return 0
 
 
 def _ratio(known: tuple, column: tuple) -> Fraction | None:

@@ -46,6 +46,9 @@ class Block:
     fallbacks: dict[str, Any] = field(default_factory=dict)  # a value for calls that leave it open
     defaults: dict[str, Any] = field(default_factory=dict)  # parameters written `name=value`
     inputs: list[int] = field(default_factory=list)  # each call's input channels, by instance
+    # A parameter a call passes as its hole's value plus this (a run's count after its first unit).
+    offsets: dict[str, int] = field(default_factory=dict)
+    shifted: set[int] = field(default_factory=set)  # holes written `(name - offset)` (see `offsets`)
 
 
 @dataclass
