@@ -99,6 +99,10 @@ def test_resnet50_vgg16_densenet121_mobilenet_v2_totals_and_line_budgets(tmp_pat
         assert model.output_shape == builtin.output_shape
         lines = [line for line in imported.text.splitlines() if line.strip()]
         assert len(lines) < budget, (name, len(lines))
+        if name == "resnet50":  # a stage takes its real unit count, as `resnet50.cnn` writes it
+            assert "bottleneck(channels) * (blocks - 1)" in imported.text
+            assert "layer1: layer(64, 3)" in imported.text
+            assert "layer3: layer(256, 6, stride=2)" in imported.text
 
 
 def test_a_file_and_a_class(tmp_path):
@@ -415,3 +419,34 @@ def test_runs_nest_and_a_stage_ends_with_its_pooling():
     text, _ = _converted(net, (3, 16, 16))
     body = "repeat 2 {\n        repeat 2 { conv 8 3x3 pad=1; relu }\n        maxpool 2x2\n    }\n}"
     assert text.endswith(body + "\n"), text
+
+
+class _Layer(torch.nn.Sequential):
+    """ResNet's stage: a unit that strides and widens, then `units - 1` that keep the shape."""
+
+    def __init__(self, inputs: int, outputs: int, units: int):
+        super().__init__(_Unit(inputs, outputs, 2), *[_Unit(outputs, outputs) for _ in range(units - 1)])
+
+
+def test_a_stage_takes_its_real_unit_count():
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), _Layer(8, 16, 3), _Layer(16, 32, 4), _Layer(32, 64, 5))
+    text, model = _converted(net, (3, 32, 32))
+    # As a person writes it (and `resnet_blocks.cnn` does): the count passed is the stage's units.
+    assert "    unit(in_channels * 2) * (blocks - 1)\n" in text, text
+    assert "    layer(3)\n    layer(4)\n    layer(5)\n" in text, text
+    assert model.output_shape == (64, 4, 4)
+
+
+class _Group(torch.nn.Sequential):
+    def __init__(self, inputs: int, first: int, second: int):
+        super().__init__(_Layer(inputs, inputs * 2, first), _Layer(inputs * 2, inputs * 4, second))
+
+
+def test_a_block_passing_a_unit_count_on_passes_the_real_count_too():
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), _Group(8, 3, 4), _Group(32, 5, 3))
+    text, model = _converted(net, (3, 32, 32))
+    assert "    unit(in_channels * 2) * (blocks - 1)\n" in text, text
+    assert "    group(3, 4)\n    group(5, 3)\n" in text, text
+    assert model.output_shape == (128, 2, 2)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..formatter import format_text
 from .graph import ImportOp
-from .recover import WILD, Block, Call, Plan, Repeat
+from .plan import WILD, Block, Call, Plan, Repeat
 from .structure import Leaf, Merge
 
 # Statements written on the line of the layer they follow, as the built-ins do.
@@ -136,7 +136,7 @@ class _Writer:
     def call(self, call: Call) -> str:
         block = self.plan.blocks[call.block]
         count = self.take(call.count)[0] if call.count != 1 else None
-        texts = [self.take(value)[0] for value in call.values]
+        filled = [self.take(value) for value in call.values]
         arguments = []
         for param in block.params:
             first = next(
@@ -144,8 +144,12 @@ class _Writer:
                 for i, hole in enumerate(block.holes)
                 if hole[0] == "param" and hole[1] == param and hole[2] == 1
             )
-            text = texts[first]
+            text, literal = filled[first]
             text = value_text(block.fallbacks[param]) if text is None else text
+            offset = block.offsets.get(param, 0)
+            if offset and literal:  # a caller's own parameter already counts the offset
+                value = call.values[first]
+                text = value_text((block.fallbacks[param] if value is WILD else value) + offset)
             if param not in block.defaults:
                 arguments.append(text)
             elif text != value_text(block.defaults[param]):
@@ -185,6 +189,8 @@ def _block_filler(block: Block):
         if hole[0] == "literal":
             return (None if hole[1] is WILD else value_text(hole[1])), True
         factor = hole[2]
+        if index in block.shifted:
+            return f"({hole[1]} - {block.offsets[hole[1]]})", False
         if factor == 1:
             return hole[1], False
         if factor.denominator == 1:
