@@ -3,6 +3,7 @@
     python benchmarks/bench_numpy.py                       # ResNet-50, VGG-16, MobileNetV2, EfficientNet-B0
     python benchmarks/bench_numpy.py --networks resnet18 --runs 20 --threads 2
     python benchmarks/bench_numpy.py --networks my_net.cnn  # a file works too
+    python benchmarks/bench_numpy.py --malloc keep          # glibc keeps freed memory, as `cnndsl run`
 
 Each framework runs in its own process with the same thread count: torch's and OpenBLAS's idle
 threads busy-wait and slow each other down 40-70% when they share one. OPENBLAS_CORETYPE and
@@ -120,6 +121,7 @@ def run_worker(framework: str, name: str, args: argparse.Namespace) -> dict:
             env.pop(variable, None)
     command = [sys.executable, __file__, "--worker", framework, "--networks", name]
     command += ["--runs", str(args.runs), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    command += ["--malloc", args.malloc]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"{framework} worker for {name} failed:\n{done.stderr}")
@@ -154,9 +156,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--malloc",
+        choices=("system", "keep"),
+        default="system",
+        help="keep: both workers' glibc keeps freed memory, as `cnndsl run` sets it",
+    )
     parser.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.networks.split(",")
+    if args.worker and args.malloc == "keep":
+        from cnndsl.allocator import keep_freed_memory
+
+        keep_freed_memory()
     if args.worker == "numpy":
         print(json.dumps(numpy_worker(names[0], 1, args.warmup, args.runs)))
         return
@@ -165,7 +177,7 @@ def main() -> None:
         return
     from cnndsl.loader import builtin_architectures
 
-    print(f"{args.threads} threads per framework, each framework in its own process")
+    print(f"{args.threads} threads per framework, each framework in its own process, malloc {args.malloc}")
     print(_load_average())
     builtins = set(builtin_architectures())
     for name in names:
