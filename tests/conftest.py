@@ -62,3 +62,11 @@ def cli():
 def pytest_addoption(parser):
     # `pytest --update-golden` rewrites tests/golden/* from the current output (then review the diff).
     parser.addoption("--update-golden", action="store_true", help="rewrite the golden files in tests/golden")
+
+
+@pytest.fixture(autouse=True)
+def _system_malloc_in_the_test_process(monkeypatch):
+    """`run`, `bench` and `train` called in-process would switch the whole pytest process to
+    kept memory (cnndsl/allocator.py) for every later test; tests/test_allocator.py checks that
+    behaviour in processes of its own."""
+    monkeypatch.setenv("CNNDSL_SYSTEM_MALLOC", "1")

@@ -39,12 +39,13 @@ def _faults(mode: str, **env: str) -> tuple[bool, list[int]]:
     import json
     import os
 
+    inherited = {name: value for name, value in os.environ.items() if name != allocator.OPT_OUT}
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM, mode],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **env},
+        env={**inherited, **env},
     )
     assert done.returncode == 0, done.stderr
     applied, faults = json.loads(done.stdout)
