@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,24 @@ _FOLDABLE = {
     "Transpose",
     "Identity",
 }
+
+
+# Shape arithmetic works on a handful of numbers; a node whose output would be larger than this
+# (a broadcast of two large constants could ask for gigabytes) is left to the reader, which
+# names it if it cannot read it.
+MAX_FOLDED_ELEMENTS = 1 << 22
+
+
+def _output_size(node: onnx.NodeProto, values: list) -> int:
+    """An upper bound of the number of elements `evaluate` would produce."""
+    if node.op_type in ("Add", "Sub", "Mul", "Div"):
+        try:
+            return math.prod(np.broadcast_shapes(*(value.shape for value in values)))
+        except ValueError:
+            return 0  # not broadcastable: numpy refuses it without allocating
+    if node.op_type == "Gather" and len(values) == 2:
+        return values[0].size * values[1].size
+    return sum(value.size for value in values)
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -125,9 +144,11 @@ def _fold_once(model: onnx.ModelProto) -> bool:
                 for name in inputs:
                     if name not in known:
                         known[name] = numpy_helper.to_array(initializers[name])
+                values = [known[name] for name in inputs]
                 try:
-                    value = evaluate(node, [known[name] for name in inputs])
-                except (ValueError, IndexError, TypeError, KeyError):
+                    if _output_size(node, values) <= MAX_FOLDED_ELEMENTS:
+                        value = evaluate(node, values)
+                except (ValueError, IndexError, TypeError, KeyError, MemoryError):
                     value = None  # left to the reader, which names the node
         if value is None:
             kept.append(node)

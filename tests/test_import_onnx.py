@@ -109,8 +109,8 @@ MODELS = [
 # What block recovery makes of each model's repeated units, from structure alone.
 RECOVERED = {
     "inception_v3": ["concat_block_4() * 2"],
-    "shufflenet_v2_x1_0": ["concat_block_2(116) * 7", "chunk 2 index=1", "channelshuffle 2"],
-    "convnext_tiny": ["residual_block(384) * 9", "conv channels*4 1x1; gelu", "layerscale"],
+    "shufflenet_v2_x1_0": ["concat_block_2() * 7", "chunk 2 index=1", "channelshuffle 2"],
+    "convnext_tiny": ["residual_block() * 9", "conv in_channels*4 1x1; gelu", "layerscale"],
 }
 # The built-in Inception-v3 also returns its auxiliary classifier's logits; torchvision's eval
 # mode, which the exporter runs, does not compute them: the totals compared are the rest's.
@@ -396,3 +396,37 @@ def test_a_concat_whose_related_inputs_are_apart_is_an_error(tmp_path, capsys):
     assert main(["import", str(path), "-o", str(out)]) == 1
     err = capsys.readouterr().err
     assert "recorded at /Relu" in err and "used by two separate parts" in err and not out.exists()
+
+
+def test_shape_arithmetic_folding_refuses_a_huge_constant_broadcast(tmp_path, capsys):
+    # A hostile file: two constants whose product would be 2**23 numbers. Folding leaves the node
+    # alone (it would otherwise build the array), and the reader names it in a clean error.
+    import numpy as np
+    import onnx
+    from cnndsl.backends.onnx_folding import MAX_FOLDED_ELEMENTS, static_shapes
+    from onnx import TensorProto, helper, numpy_helper
+
+    rows, columns = 2048, 4096
+    assert rows * columns > MAX_FOLDED_ELEMENTS
+    constants = [
+        numpy_helper.from_array(np.ones((rows, 1), np.float32), "a"),
+        numpy_helper.from_array(np.ones((1, columns), np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("Mul", ["a", "b"], ["big"], name="huge_mul"),
+        helper.make_node("Add", ["x", "big"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "hostile",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, rows, columns])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, rows, columns])],
+        initializer=constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    assert "huge_mul" in [node.name for node in static_shapes(model).graph.node]
+    path = tmp_path / "hostile.onnx"
+    onnx.save(model, str(path))
+    assert main(["import", str(path), "-o", str(tmp_path / "out.cnn")]) == 1
+    assert "huge_mul" in capsys.readouterr().err
+    assert not (tmp_path / "out.cnn").exists()
