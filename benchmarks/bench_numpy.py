@@ -4,6 +4,7 @@
     python benchmarks/bench_numpy.py --networks resnet18 --runs 20 --threads 2
     python benchmarks/bench_numpy.py --networks my_net.cnn  # a file works too
     python benchmarks/bench_numpy.py --malloc keep          # glibc keeps freed memory, as `cnndsl run`
+    python benchmarks/bench_numpy.py --blas-sleep default   # OpenBLAS's threads spin after a GEMM
 
 Each framework runs in its own process with the same thread count: torch's and OpenBLAS's idle
 threads busy-wait and slow each other down 40-70% when they share one. OPENBLAS_CORETYPE and
@@ -26,6 +27,8 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+
+from cnndsl import blas_threads
 
 BLAS_TUNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -119,6 +122,10 @@ def run_worker(framework: str, name: str, args: argparse.Namespace) -> dict:
     if framework == "numpy":
         for variable in BLAS_TUNING_VARIABLES:
             env.pop(variable, None)
+        if args.blas_sleep == "quick":  # as `cnndsl run` sets it (cnndsl/blas_threads.py)
+            env.setdefault(blas_threads.VARIABLE, blas_threads.QUICK_SLEEP)
+        else:
+            env.pop(blas_threads.VARIABLE, None)
     command = [sys.executable, __file__, "--worker", framework, "--networks", name]
     command += ["--runs", str(args.runs), "--warmup", str(args.warmup), "--threads", str(args.threads)]
     command += ["--malloc", args.malloc]
@@ -162,6 +169,12 @@ def main() -> None:
         default="system",
         help="keep: both workers' glibc keeps freed memory, as `cnndsl run` sets it",
     )
+    parser.add_argument(
+        "--blas-sleep",
+        choices=("quick", "default"),
+        default="quick",
+        help="quick: OpenBLAS's idle threads sleep at once in the NumPy worker, as `cnndsl run` sets it",
+    )
     parser.add_argument("--worker", choices=("numpy", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.networks.split(",")
@@ -177,7 +190,10 @@ def main() -> None:
         return
     from cnndsl.loader import builtin_architectures
 
-    print(f"{args.threads} threads per framework, each framework in its own process, malloc {args.malloc}")
+    print(
+        f"{args.threads} threads per framework, each framework in its own process, malloc {args.malloc}, "
+        f"OpenBLAS idle threads sleep: {args.blas_sleep}"
+    )
     print(_load_average())
     builtins = set(builtin_architectures())
     for name in names:

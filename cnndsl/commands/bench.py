@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from .. import allocator
+from .. import allocator, blas_threads
 from ..errors import CnnError, CnnUsageError
 from .common import add_network_options, load_from_args
 
@@ -180,6 +180,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     from ..plugins import require_module
 
     allocator.keep_freed_memory()  # as `cnndsl run` does, so that bench times what run gets
+    blas_threads.sleep_idle_blas_threads()
 
     np = require_module("numpy", "numpy")
 

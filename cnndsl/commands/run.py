@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .. import allocator
+from .. import allocator, blas_threads
 from ..errors import CnnUsageError
 from .common import add_network_options, load_from_args
 from .run_inputs import input_batch, read_input, read_labels
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input and args.batch:
         raise CnnUsageError("--batch makes random input; leave it out when giving --input")
     allocator.keep_freed_memory()  # this process is ours: large activations reuse their pages
+    blas_threads.sleep_idle_blas_threads()  # before anything imports numpy
     from ..memory import check_fits
     from ..plugins import require_module
 
