@@ -7,6 +7,7 @@ from fractions import Fraction
 from .graph import ImportOp
 from .labels import snake
 from .plan import WILD, Block, Call, Repeat, encode
+from .render import is_default
 from .structure import Leaf, Merge
 
 
@@ -121,8 +122,6 @@ def _choose_defaults(block: Block, blocks: dict[tuple, Block]) -> None:
     `stride=1` as the built-ins write it: such parameters go last, and calls leave them out
     where they pass the default.
     """
-    from .render import _is_default
-
     sources = _hole_sources(block.items, blocks)
     for name in block.params:
         first = next(i for i, hole in enumerate(block.holes) if hole[0] == "param" and hole[1] == name)
@@ -134,7 +133,7 @@ def _choose_defaults(block: Block, blocks: dict[tuple, Block]) -> None:
             continue
         if isinstance(source[0], ImportOp):
             op, argument = source
-            found = [v for v in column if v is not WILD and _is_default(op, argument, v)]
+            found = [v for v in column if v is not WILD and is_default(op, argument, v)]
         else:
             callee, param = source
             found = [v for v in column if param in callee.defaults and v == callee.defaults[param]]

@@ -56,7 +56,8 @@ def _normal(name: str, value: Any) -> Any:
     return value
 
 
-def _is_default(op: ImportOp, name: str, value: Any) -> bool:
+def is_default(op: ImportOp, name: str, value: Any) -> bool:
+    """Whether `value` is what the op's argument `name` would be if it were left out."""
     from ..ops import OPS
 
     if name == "stride" and op.kind in ("maxpool", "avgpool"):
@@ -111,7 +112,7 @@ class _Writer:
             words.append(self.take(value)[0])
         for name, value in op.keywords:
             text, literal = self.take(value)
-            if literal and _is_default(op, name, value):
+            if literal and is_default(op, name, value):
                 continue
             words.append(f"{name}={text}")
         return " ".join(words)
