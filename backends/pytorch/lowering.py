@@ -193,13 +193,21 @@ def _plan_forward(
             args = (Raw(inputs[0]), *(Raw(paths[m] if m else "None") for m in members))
             call = Call("channels_last_mlp", args)
             result.forward.append(layers.Statement(flow.variables[run.nodes[-1]], call))
+            dead = [name for member in run.nodes for name in flow.deleted.get(member, ())]
+            _delete(result, [name for name in dead if name != flow.variables[run.nodes[-1]]])
             continue
         result.forward.extend(_notes(comments.calls(data)))
         module = module_path(node_id)
         result.forward.extend(_notes(comments.line_of(data)))
         result.forward.extend(layers.statements(node, module, inputs, flow.variables[node_id]))
+        _delete(result, flow.deleted.get(node_id, []))
     returned = ", ".join(flow.variables[node] for node in flow.outputs)  # a tuple for several outputs
     result.forward.append(layers.Statement("return", Raw(returned), ""))
+
+
+def _delete(result: Plan, names: list[str]) -> None:
+    if names:
+        result.forward.append(layers.Statement("del", Raw(", ".join(names)), ""))
 
 
 def _alias_name(name: str, taken: set[str]) -> str:
