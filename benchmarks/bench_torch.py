@@ -10,7 +10,9 @@ mode under no_grad. Runs are interleaved (compiled, hand-written, hand-written, 
 so drifting machine load hits both alike; the medians and their ratio are printed
 (goal: compiled / hand-written <= 1.02). Per-call Python overhead is counted rather than timed
 (timings of small inputs are dominated by convolution kernels and machine noise): the number
-of Python function calls one forward() makes, compiled against hand-written.
+of Python function calls one forward() makes, compiled against hand-written, and the page
+faults one forward() takes (with glibc's default malloc, large activations come back as fresh
+pages the kernel must fault in and zero; how many depends on the order tensors are freed in).
 
 The hand-written models follow torchvision's code: nn.Sequential stages, Bottleneck modules with
 `out += identity` and in-place ReLUs; MobileNetV2's InvertedResidual (`x + self.conv(x)`);
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import sys
 import time
@@ -50,14 +53,21 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # torchvision's statements, one per layer: how long each tensor lives follows from them.
         identity = x
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        out = self.relu(out)
+        out = self.conv3(out)
+        out = self.bn3(out)
         if self.downsample is not None:
             identity = self.downsample(x)
         out += identity
-        return self.relu(out)
+        out = self.relu(out)
+        return out
 
 
 class ResNet50(nn.Module):
@@ -85,9 +95,17 @@ class ResNet50(nn.Module):
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu(x)
+        x = self.maxpool(x)
+        x = self.layer1(x)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer4(x)
+        x = self.avgpool(x)
+        x = torch.flatten(x, 1)
+        return self.fc(x)
 
 
 class VGG16(nn.Module):
@@ -277,18 +295,22 @@ def pair(network: str) -> tuple[nn.Module, nn.Module]:
     return compiled, hand
 
 
-def interleaved(first, second, warmup: int, runs: int) -> tuple[list[float], list[float]]:
+def interleaved(first, second, warmup: int, runs: int) -> tuple[list[float], list[float], list[int]]:
+    """Seconds per call of each, and the page faults of each call (first's, then second's)."""
     for _ in range(warmup):
         first()
         second()
     times: tuple[list[float], list[float]] = ([], [])
+    faults: tuple[list[int], list[int]] = ([], [])
     for run in range(runs):
         order = ((0, first), (1, second)) if run % 2 == 0 else ((1, second), (0, first))
         for index, function in order:
+            faulted = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             function()
             times[index].append(time.perf_counter() - start)
-    return times
+            faults[index].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faulted)
+    return times[0], times[1], [round(statistics.median(f)) for f in faults]
 
 
 def python_calls(function) -> int:
@@ -319,7 +341,7 @@ def compare(network: str, batch: int, warmup: int, runs: int, control: bool = Fa
     with torch.no_grad():
         out, expected = compiled(x), hand(x)
         torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-4)
-        compiled_times, hand_times = interleaved(lambda: compiled(x), lambda: hand(x), warmup, runs)
+        compiled_times, hand_times, faults = interleaved(lambda: compiled(x), lambda: hand(x), warmup, runs)
         calls = python_calls(lambda: compiled(x)), python_calls(lambda: hand(x))
     ours, theirs = statistics.median(compiled_times), statistics.median(hand_times)
     ratio = ours / theirs
@@ -333,7 +355,8 @@ def compare(network: str, batch: int, warmup: int, runs: int, control: bool = Fa
         f"{label:9} batch {batch:2} {'x'.join(map(str, shape)):>9}  compiled {ours * 1e3:9.2f} ms  "
         f"hand-written {theirs * 1e3:9.2f} ms  ratio {ratio:.3f}  ({runs} runs each, medians)\n"
         f"{'':9} ratio of the fastest runs {fastest:.3f}, median of paired ratios {paired:.3f}; "
-        f"Python calls per forward: compiled {calls[0]}, hand-written {calls[1]}"
+        f"Python calls per forward: compiled {calls[0]}, hand-written {calls[1]}\n"
+        f"{'':9} page faults per forward (medians): compiled {faults[0]:,}, hand-written {faults[1]:,}"
     )
     return ratio
 

@@ -100,12 +100,17 @@ def test_same_state_dict_outputs_and_gradients_as_the_unfused_lowering(mlp, monk
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def test_generated_file_calls_the_helper_with_the_existing_submodules():
+def test_generated_forward_runs_the_mlp_channels_last_on_the_existing_submodules():
     text = get_backend("torch").generate_source(cnndsl.load("convnext_tiny"))
-    assert text.count("\ndef channels_last_mlp(") == 1
-    assert text.count("= channels_last_mlp(") == 18  # one per block, inside its residual
-    assert "cnblock1.layernorm1,\n            cnblock1.conv2," in text
-    assert "channels_last_mlp" not in get_backend("torch").generate_source(cnndsl.load("resnet18"))
+    forward = text[text.index("class ConvnextTiny") :]
+    # One run per block, inside its residual: there and back, each block's own weights.
+    assert forward.count(".permute(0, 2, 3, 1)\n") == 18
+    assert forward.count(".permute(0, 3, 1, 2)\n") == 18
+    assert "            cnblock1.layernorm1.normalized_shape,\n" in forward
+    expand = "y, cnblock1.conv2.weight.flatten(1), cnblock1.conv2.bias"
+    assert f"y = nn.functional.linear(\n            {expand}\n" in forward
+    assert "y = y * cnblock1.layerscale1.weight\n" in forward
+    assert "permute" not in get_backend("torch").generate_source(cnndsl.load("resnet18"))
 
 
 def test_onnx_export_of_a_fused_block(tmp_path):

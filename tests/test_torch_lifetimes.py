@@ -179,3 +179,27 @@ def test_the_compiled_forward_frees_activations_where_nested_modules_do():
     assert len(ours) > 40
     for index, ((kind, mine), (_, reference)) in enumerate(zip(ours, theirs)):
         assert mine == reference, f"layer {index} ({kind}): {mine:,} bytes alive, nested: {reference:,}"
+
+
+def test_the_channels_last_mlp_frees_its_input_once_layer_norm_has_read_it():
+    # torchvision's CNBlock is an nn.Sequential: the depthwise conv's output goes once the
+    # LayerNorm exists. A helper function called on it would have kept it for the whole MLP.
+    source = """
+    network n {
+        input 8x6x6
+        residual {
+            dw: conv 8 3x3 pad=1 groups=8
+            layernorm eps=1e-6; conv 32 1x1; gelu; conv 8 1x1; layerscale 0.5
+        }
+    }
+    """
+    model = cnndsl.loads(source).build("torch").eval()
+    depthwise: list[weakref.ref] = []
+    alive_at_gelu: list[bool] = []
+    model.dw.register_forward_hook(lambda layer, inputs, output: depthwise.append(weakref.ref(output)))
+    model.gelu1.register_forward_pre_hook(
+        lambda layer, inputs: alive_at_gelu.append(depthwise[0]() is not None)
+    )
+    with torch.no_grad():
+        model(torch.randn(2, 8, 6, 6))
+    assert alive_at_gelu == [False]

@@ -3,8 +3,10 @@
 `layernorm -> conv 1x1 -> [activation] -> conv 1x1 -> [layerscale]` over a CxHxW value is what
 torchvision's CNBlock writes as permute, LayerNorm, Linear, GELU, Linear, permute. As NCHW 1x1
 convolutions and a LayerNorm2d that permutes there and back, the same numbers cost PyTorch's CPU
-kernels 15-20% more, so such a run is lowered to one `channels_last_mlp` call (helpers.py) on the
-existing submodules: the state dict, and so weights shared with the NumPy engine, is unchanged.
+kernels 15-20% more, so such a run is lowered to those statements in `forward`, on the existing
+submodules: the state dict, and so weights shared with the NumPy engine, is unchanged. They are
+statements rather than one helper call so that each value is freed when its successor exists,
+as in CNBlock's nn.Sequential (a call's argument would outlive the whole run).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 import networkx as nx
+
+from .layers import Statement
+from .pyformat import Call, Raw
 
 # Elementwise activations without parameters: the same function channels-last as channels-first.
 # Not softmax (over dim 1) and not prelu (a weight per channel of dim 1).
@@ -103,3 +108,33 @@ def _run_at(
         return None
     scale = follow(lambda d: d["op"] == "layerscale")
     return ChannelsLastRun(norm, expand, activation, project, scale)
+
+
+def channels_last_statements(
+    run: ChannelsLastRun, paths: dict[str, str], source: str, target: str
+) -> list[tuple[str | None, Statement]]:
+    """`forward`'s statements for `run`, each with the member whose value it completes (or None).
+
+    `paths` gives each member's submodule path, `source` the variable entering the run, `target`
+    the one that leaves it; the 1x1 convs run as linear layers on their weights viewed out x in.
+    """
+
+    def linear(conv: str) -> Call:
+        weight, bias = Raw(f"{paths[conv]}.weight.flatten(1)"), Raw(f"{paths[conv]}.bias")
+        return Call("nn.functional.linear", (Raw(target), weight, bias))
+
+    norm = paths[run.norm]
+    fields = ("normalized_shape", "weight", "bias", "eps")
+    layer_norm = Call("nn.functional.layer_norm", (Raw(target), *(Raw(f"{norm}.{f}") for f in fields)))
+    lines: list[tuple[str | None, Statement]] = [
+        (None, Statement(target, Raw(f"{source}.permute(0, 2, 3, 1)"))),  # NCHW -> NHWC, a view
+        (run.norm, Statement(target, layer_norm)),
+        (run.expand, Statement(target, linear(run.expand))),
+    ]
+    if run.activation is not None:
+        lines.append((run.activation, Statement(target, Call(paths[run.activation], (Raw(target),)))))
+    lines.append((None, Statement(target, linear(run.project))))
+    lines.append((run.project, Statement(target, Raw(f"{target}.permute(0, 3, 1, 2)"))))
+    if run.scale is not None:
+        lines.append((run.scale, Statement(target, Raw(f"{target} * {paths[run.scale]}.weight"))))
+    return lines

@@ -1,4 +1,4 @@
-"""Small nn.Module classes (and a function) the generated file defines where torch.nn has none.
+"""Small nn.Module classes the generated file defines where torch.nn has none.
 
 Each is written once at the top of a generated module that uses it, as torchvision writes them,
 so the file still imports only torch. HELPERS maps a class name to its source.
@@ -8,11 +8,16 @@ from __future__ import annotations
 
 LAYER_NORM_2D = '''
 class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of NCHW images: each pixel's C values (torchvision's ConvNeXt)."""
+    """LayerNorm over the channels of NCHW images: each pixel's C values.
+
+    As torchvision's ConvNeXt writes it.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)
-        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        x = nn.functional.layer_norm(
+            x, self.normalized_shape, self.weight, self.bias, self.eps
+        )
         return x.permute(0, 3, 1, 2)
 '''
 
@@ -30,8 +35,11 @@ class LayerScale(nn.Module):
 
 DROP_PATH = '''
 class DropPath(nn.Module):
-    """Stochastic depth: while training, drops whole examples with probability p and rescales the
-    rest by 1 / (1 - p) (torchvision.ops.StochasticDepth, mode="row"); the identity in eval mode."""
+    """Stochastic depth, the identity in eval mode.
+
+    While training, drops whole examples with probability p and rescales the rest by
+    1 / (1 - p) (torchvision.ops.StochasticDepth, mode="row").
+    """
 
     def __init__(self, p: float) -> None:
         super().__init__()
@@ -44,33 +52,10 @@ class DropPath(nn.Module):
         return x * keep.div_(1 - self.p)
 '''
 
-CHANNELS_LAST_MLP = '''
-def channels_last_mlp(
-    x: torch.Tensor,
-    norm: nn.LayerNorm,
-    expand: nn.Conv2d,
-    activation: nn.Module | None,
-    project: nn.Conv2d,
-    scale: nn.Module | None,
-) -> torch.Tensor:
-    """norm, 1x1 conv, activation, 1x1 conv and layer scale, computed channels-last as
-    torchvision's ConvNeXt block does (faster on CPU than NCHW 1x1 convolutions): the convs run
-    as linear layers on their own weights viewed as out x in, so the state dict is unchanged."""
-    x = x.permute(0, 2, 3, 1)
-    x = nn.functional.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-    x = nn.functional.linear(x, expand.weight.flatten(1), expand.bias)
-    if activation is not None:
-        x = activation(x)
-    x = nn.functional.linear(x, project.weight.flatten(1), project.bias)
-    x = x.permute(0, 3, 1, 2)
-    return x if scale is None else x * scale.weight
-'''
-
 HELPERS = {
     "LayerNorm2d": LAYER_NORM_2D,
     "LayerScale": LAYER_SCALE,
     "DropPath": DROP_PATH,
-    "channels_last_mlp": CHANNELS_LAST_MLP,  # a function, used by forward (fusion.py)
 }
 
 

@@ -18,7 +18,7 @@ from cnndsl.summary import output_names
 from ..python_text import string_literal
 from . import helpers, layers, naming
 from .dataflow import Dataflow, plan_dataflow
-from .fusion import ChannelsLastRun, channels_last_runs
+from .fusion import ChannelsLastRun, channels_last_runs, channels_last_statements
 from .notes import SourceComments, description
 from .pyformat import Call, Expr, Raw, Seq
 
@@ -114,7 +114,7 @@ def lower(model: Model, logits: bool = False) -> Plan:
     )
     _plan_init(result, graph, modules)
     runs = channels_last_runs(graph, flow.order, flow.outputs)
-    called = [b.module.func for _, b in modules.values() if b.module] + ["channels_last_mlp"] * bool(runs)
+    called = [b.module.func for _, b in modules.values() if b.module]
     result.helpers = helpers.helpers_used(called)
     _plan_forward(result, graph, modules, flow, runs)
     return result
@@ -189,12 +189,11 @@ def _plan_forward(
                 result.forward.extend(_notes(comments.line_of(graph.nodes[member])))
             fused.update(run.nodes)
             paths = {member: module_path(member) for member in run.nodes}
-            members = (run.norm, run.expand, run.activation, run.project, run.scale)
-            args = (Raw(inputs[0]), *(Raw(paths[m] if m else "None") for m in members))
-            call = Call("channels_last_mlp", args)
-            result.forward.append(layers.Statement(flow.variables[run.nodes[-1]], call))
-            dead = [name for member in run.nodes for name in flow.deleted.get(member, ())]
-            _delete(result, [name for name in dead if name != flow.variables[run.nodes[-1]]])
+            target = flow.variables[run.nodes[-1]]
+            for member, statement in channels_last_statements(run, paths, inputs[0], target):
+                result.forward.append(statement)
+                if member is not None:
+                    _delete(result, [name for name in flow.deleted.get(member, ()) if name != target])
             continue
         result.forward.extend(_notes(comments.calls(data)))
         module = module_path(node_id)
